@@ -1,0 +1,64 @@
+/**
+ * Entry point of the `poison` executable. Commands only declare flags, validate them into a
+ * typed spec and call the library; the library (and so TensorFlow.js) is imported lazily inside
+ * each action, so `--help` stays fast and never loads tfjs.
+ * Errors are mapped to exit codes here and only here.
+ */
+import { Command, CommanderError } from 'commander';
+import { isPoisonError } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+import { packageVersion } from '../util/package-info.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('poison')
+    .description(
+      'Model-stealing attacks and prediction-poisoning defenses (Orekondy et al., ICLR 2020) on TensorFlow.js',
+    )
+    .version(packageVersion())
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // commander prints its own one-line errors; keep them on stderr.
+      writeErr: (s) => process.stderr.write(s),
+    });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    return exitCodeFor(err);
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end with exit code 0; commander already printed usage errors.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return 0;
+    }
+    return 2;
+  }
+  if (isPoisonError(err)) {
+    process.stderr.write(`poison: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && (e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'ENOSPC' || e.code === 'EPERM')) {
+    process.stderr.write(`poison: cannot write ${e.path ?? 'a file'}: ${e.code}: check the output location and free space\n`);
+    return 1;
+  }
+  // A bug, not a user mistake: keep the stack so it can be reported.
+  process.stderr.write(`poison: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = exitCodeFor(err);
+  },
+);

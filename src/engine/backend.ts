@@ -1,0 +1,126 @@
+/**
+ * Picks the compute backend at start-up: the fastest that loads, in the order
+ * tfjs-node-gpu (CUDA), tfjs-node, wasm. `--backend` forces one; a forced backend that cannot
+ * load is an error, never a silent fallback. The pure-JS cpu backend is only ever used when
+ * forced (reference checks in tests): it is hundreds of times too slow for convolutions.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { RuntimeFailure, UsageError } from '../errors.js';
+import { installedVersion } from '../util/package-info.js';
+import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
+
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface EngineInfo {
+  backend: BackendName;
+  /** tfjs's own name for it ('tensorflow', 'wasm', 'cpu'). */
+  tfjsBackend: string;
+  tfjsVersion: string;
+  /** Version of the package that provides the backend. */
+  backendPackage: string;
+  backendVersion: string;
+  /** wasm only: which feature build was loaded. */
+  wasmSimd?: boolean;
+  wasmThreads?: boolean;
+  /** wasm only: which gradient kernels of the project are installed. */
+  wasmKernels?: WasmKernelSet;
+}
+
+export function parseBackendName(raw: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(raw)) return raw as BackendName;
+  throw new UsageError(`--backend: unknown backend '${raw}' (choose one of: ${BACKEND_NAMES.join(', ')})`);
+}
+
+let current: EngineInfo | null = null;
+
+/** The engine chosen by initEngine, for provenance. */
+export function engineInfo(): EngineInfo {
+  if (!current) throw new Error('initEngine() has not run');
+  return current;
+}
+
+async function tryNode(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<string | null> {
+  try {
+    // The import registers the 'tensorflow' backend with the shared tfjs-core.
+    await import(pkg);
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'failed to load';
+  }
+  try {
+    if (!(await tf.setBackend('tensorflow'))) return 'the tensorflow backend did not initialise';
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'failed to initialise';
+  }
+  return null;
+}
+
+async function tryWasm(kernels: WasmKernelSet): Promise<string | null> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialise';
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'failed to load';
+  }
+  registerWasmKernels(kernels);
+  return null;
+}
+
+export interface EngineOptions {
+  backend?: BackendName;
+  /** For benchmarks only: which of the project's wasm kernels to install. */
+  wasmKernels?: WasmKernelSet;
+}
+
+export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
+  // Keeps tfjs from printing its "install tfjs-node" banner and debug checks on every run.
+  tf.env().set('PROD', true);
+  tf.env().set('IS_TEST', false);
+  const kernels = opts.wasmKernels ?? 'all';
+  const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'tensorflow', 'wasm'];
+  const failures: string[] = [];
+  for (const name of order) {
+    let failure: string | null;
+    if (name === 'tensorflow-gpu') failure = await tryNode('@tensorflow/tfjs-node-gpu');
+    else if (name === 'tensorflow') failure = await tryNode('@tensorflow/tfjs-node');
+    else if (name === 'wasm') failure = await tryWasm(kernels);
+    else failure = (await tf.setBackend('cpu')) ? null : 'the cpu backend did not initialise';
+    if (failure === null) {
+      current = describe(name, kernels);
+      return current;
+    }
+    failures.push(`${name}: ${failure}`);
+  }
+  if (opts.backend) {
+    const hint =
+      opts.backend === 'wasm' || opts.backend === 'cpu'
+        ? 'reinstall with `npm ci`'
+        : `install ${opts.backend === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu (needs CUDA)' : '@tensorflow/tfjs-node'} or choose --backend wasm`;
+    throw new RuntimeFailure(`backend '${opts.backend}' cannot load (${failures.join('; ')}): ${hint}`);
+  }
+  throw new RuntimeFailure(`no compute backend could load (${failures.join('; ')}): reinstall with \`npm ci\``);
+}
+
+function describe(name: BackendName, kernels: WasmKernelSet): EngineInfo {
+  const pkg =
+    name === 'tensorflow-gpu'
+      ? '@tensorflow/tfjs-node-gpu'
+      : name === 'tensorflow'
+        ? '@tensorflow/tfjs-node'
+        : name === 'wasm'
+          ? '@tensorflow/tfjs-backend-wasm'
+          : '@tensorflow/tfjs-backend-cpu';
+  const info: EngineInfo = {
+    backend: name,
+    tfjsBackend: tf.getBackend(),
+    tfjsVersion: tf.version.tfjs,
+    backendPackage: pkg,
+    backendVersion: installedVersion(pkg) ?? 'unknown',
+  };
+  if (name === 'wasm') {
+    info.wasmSimd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    info.wasmThreads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+    info.wasmKernels = kernels;
+  }
+  return info;
+}

@@ -1,0 +1,157 @@
+/**
+ * The training loop shared by victims and attackers: SGD with momentum, step decay, optional
+ * weight decay, soft-label cross-entropy, and the project's own seeded shuffle (tfjs's `fit`
+ * shuffles with Math.random). It reports through callbacks and keeps reductions on the backend,
+ * reading back only scalars.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.js';
+
+/** Where training batches come from: x already normalised for the model, y rows on the simplex. */
+export interface BatchSource {
+  readonly count: number;
+  batch(indices: Int32Array): { x: tf.Tensor4D; y: tf.Tensor2D };
+}
+
+export interface TrainSettings {
+  epochs: number;
+  lr: number;
+  momentum: number;
+  batchSize: number;
+  /** Multiply the learning rate by 0.1 every lrStep epochs. */
+  lrStep: number;
+  weightDecay: number;
+}
+
+export interface BatchReport {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  samplesPerSecond: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  seconds: number;
+  lr: number;
+}
+
+export interface TrainCallbacks {
+  onBatchEnd?: (r: BatchReport) => void;
+  /** May evaluate the model and log; awaited before the next epoch starts. */
+  onEpochEnd?: (r: EpochReport) => void | Promise<void>;
+}
+
+/** L = −mean_i Σ_k y_ik log softmax(logits)_ik */
+export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar);
+}
+
+export async function trainClassifier(
+  model: tf.LayersModel,
+  data: BatchSource,
+  settings: TrainSettings,
+  rng: Rng,
+  callbacks: TrainCallbacks = {},
+): Promise<EpochReport[]> {
+  const optimizer = tf.train.momentum(settings.lr, settings.momentum);
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const reports: EpochReport[] = [];
+  try {
+    for (let epoch = 1; epoch <= settings.epochs; epoch++) {
+      const lr = settings.lr * Math.pow(0.1, Math.floor((epoch - 1) / settings.lrStep));
+      optimizer.setLearningRate(lr);
+      const order = rng.permutation(data.count);
+      const batches = Math.ceil(data.count / settings.batchSize);
+      let lossSum = 0;
+      let correctTotal = 0;
+      const started = performance.now();
+      for (let b = 0; b < batches; b++) {
+        const indices = order.subarray(b * settings.batchSize, Math.min(data.count, (b + 1) * settings.batchSize));
+        const { loss, correct } = tf.tidy(() => {
+          const { x, y } = data.batch(indices);
+          let correctCount: tf.Scalar | undefined;
+          const cost = optimizer.minimize(() => {
+            const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+            correctCount = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
+            let l: tf.Scalar = softCrossEntropy(logits, y);
+            if (settings.weightDecay > 0) {
+              // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
+              l = tf.add(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w)))))) as tf.Scalar;
+            }
+            return l;
+          }, true);
+          return { loss: cost!, correct: correctCount! };
+        });
+        const batchLoss = loss.dataSync()[0]!;
+        const batchCorrect = correct.dataSync()[0]!;
+        loss.dispose();
+        correct.dispose();
+        lossSum += batchLoss * indices.length;
+        correctTotal += batchCorrect;
+        const seen = Math.min(data.count, (b + 1) * settings.batchSize);
+        callbacks.onBatchEnd?.({
+          epoch,
+          batch: b + 1,
+          batches,
+          loss: batchLoss,
+          samplesPerSecond: seen / ((performance.now() - started) / 1000),
+        });
+      }
+      const report: EpochReport = {
+        epoch,
+        loss: lossSum / data.count,
+        trainAccuracy: correctTotal / data.count,
+        seconds: (performance.now() - started) / 1000,
+        lr,
+      };
+      reports.push(report);
+      await callbacks.onEpochEnd?.(report);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return reports;
+}
+
+/** Logits of the model over a set, in inference mode, batch by batch. Caller disposes. */
+export function predictLogits(
+  model: tf.LayersModel,
+  count: number,
+  inputs: (start: number, end: number) => tf.Tensor4D,
+  batchSize = 256,
+): tf.Tensor2D {
+  const parts: tf.Tensor2D[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    parts.push(tf.tidy(() => model.predict(inputs(start, end)) as tf.Tensor2D));
+  }
+  const all = tf.concat(parts, 0);
+  parts.forEach((p) => p.dispose());
+  return all;
+}
+
+/** Fraction of rows whose argmax equals the label; the count is reduced on the backend. */
+export function accuracyOf(
+  model: tf.LayersModel,
+  count: number,
+  inputs: (start: number, end: number) => tf.Tensor4D,
+  labels: Int32Array,
+  batchSize = 256,
+): number {
+  let correct = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    const c = tf.tidy(() => {
+      const logits = model.predict(inputs(start, end)) as tf.Tensor2D;
+      const truth = tf.tensor1d(labels.subarray(start, end), 'int32');
+      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), truth), 'int32'));
+    });
+    correct += c.dataSync()[0]!;
+    c.dispose();
+  }
+  return correct / count;
+}
