@@ -74,7 +74,7 @@ test('wasm Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend', 
     const xShape = [c.n, c.h, c.w, c.ci] as [number, number, number, number];
     const filterShape = [c.k, c.k, c.ci, c.co] as [number, number, number, number];
     const probe = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.stride, c.pad);
-    const dyShape = probe.shape as [number, number, number, number];
+    const dyShape = probe.shape;
     probe.dispose();
     const x = randomTensor(rng, xShape);
     const filter = randomTensor(rng, filterShape);
@@ -82,11 +82,11 @@ test('wasm Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend', 
     const filterGrad = (): tf.Tensor =>
       tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(x, xShape), dy: tf.tensor(dy, dyShape) }, {
         strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      } as unknown as tf.NamedAttrMap);
     const inputGrad = (): tf.Tensor =>
       tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dy, dyShape), filter: tf.tensor(filter, filterShape) }, {
         strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: xShape,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      } as unknown as tf.NamedAttrMap);
     assertClose(await onBackend('wasm', filterGrad), await onBackend('cpu', filterGrad), `filter grad ${what}`);
     assertClose(await onBackend('wasm', inputGrad), await onBackend('cpu', inputGrad), `input grad ${what}`);
   }

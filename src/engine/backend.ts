@@ -9,8 +9,9 @@ import { RuntimeFailure, UsageError } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
 
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+import { BACKEND_NAMES, type BackendName } from './backend-names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 export interface EngineInfo {
   backend: BackendName;

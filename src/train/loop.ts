@@ -76,11 +76,11 @@ export async function trainClassifier(
           let correctCount: tf.Scalar | undefined;
           const cost = optimizer.minimize(() => {
             const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-            correctCount = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
+            correctCount = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
             let l: tf.Scalar = softCrossEntropy(logits, y);
             if (settings.weightDecay > 0) {
               // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
-              l = tf.add(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w)))))) as tf.Scalar;
+              l = tf.add<tf.Scalar>(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
             }
             return l;
           }, true);

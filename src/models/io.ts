@@ -1,0 +1,116 @@
+/**
+ * Models on disk in the tfjs layers format (model.json + weights.bin) through plain node:fs,
+ * so no tfjs-node is needed, plus params.json: the run's resolved config and provenance.
+ * Loading restores the same predictions bit for bit (float32 weights written as they are).
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { RuntimeFailure, UsageError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import type { ArchName } from './types.js';
+import type { DatasetName, InputSpec } from '../data/types.js';
+
+export const MODEL_FILE = 'model.json';
+export const WEIGHTS_FILE = 'weights.bin';
+export const PARAMS_FILE = 'params.json';
+
+/** What every saved model's params.json holds at least. */
+export interface ModelParams {
+  kind: 'victim' | 'attacker';
+  arch: ArchName;
+  dataset: DatasetName;
+  numClasses: number;
+  input: InputSpec;
+  seed: number;
+  [key: string]: unknown;
+}
+
+export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = artifacts.weightData;
+      if (!weightData || !artifacts.modelTopology || !artifacts.weightSpecs) {
+        throw new Error('tfjs produced no model artifacts');
+      }
+      const buffers = Array.isArray(weightData) ? weightData : [weightData];
+      const bytes = Buffer.concat(buffers.map((b) => Buffer.from(b)));
+      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), bytes);
+      await writeJsonAtomic(path.join(dir, MODEL_FILE), {
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs }],
+      });
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes.length } };
+    }),
+  );
+}
+
+export async function loadModel(dir: string): Promise<tf.LayersModel> {
+  const modelPath = path.join(dir, MODEL_FILE);
+  let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  try {
+    json = JSON.parse(await fs.readFile(modelPath, 'utf8')) as typeof json;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new UsageError(`${dir} holds no saved model (no ${MODEL_FILE}): train one with \`poison train --out ${dir}\``);
+    }
+    throw new RuntimeFailure(`${modelPath} is not a readable model file: ${(err as Error).message}`);
+  }
+  if (!json.modelTopology || !json.weightsManifest) {
+    throw new RuntimeFailure(`${modelPath} is not a tfjs layers model (no modelTopology or weightsManifest)`);
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const parts: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) {
+      try {
+        parts.push(await fs.readFile(path.join(dir, p)));
+      } catch {
+        throw new RuntimeFailure(`${path.join(dir, p)} is missing: the saved model in ${dir} is incomplete, train it again`);
+      }
+    }
+  }
+  const bytes = Buffer.concat(parts);
+  const expected = specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (bytes.length !== expected) {
+    throw new RuntimeFailure(`${path.join(dir, WEIGHTS_FILE)} has ${bytes.length} bytes, the model needs ${expected}: the file is damaged`);
+  }
+  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
+}
+
+export async function readParams(dir: string): Promise<ModelParams> {
+  const p = path.join(dir, PARAMS_FILE);
+  let params: ModelParams;
+  try {
+    params = JSON.parse(await fs.readFile(p, 'utf8')) as ModelParams;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UsageError(`${dir} has no ${PARAMS_FILE}: it is not a model directory written by \`poison train\``);
+    }
+    throw new RuntimeFailure(`${p} is not valid JSON: ${(err as Error).message}`);
+  }
+  for (const key of ['arch', 'dataset', 'numClasses', 'input'] as const) {
+    if (params[key] === undefined) throw new RuntimeFailure(`${p} lacks '${key}': the model directory is damaged`);
+  }
+  return params;
+}
+
+/** A saved model and its params, checked against each other. */
+export async function loadSavedModel(dir: string): Promise<{ model: tf.LayersModel; params: ModelParams }> {
+  const params = await readParams(dir);
+  const model = await loadModel(dir);
+  const out = model.outputs[0]?.shape;
+  const inp = model.inputs[0]?.shape;
+  if (out?.[1] !== params.numClasses || inp?.[1] !== params.input.height || inp?.[2] !== params.input.width || inp?.[3] !== params.input.channels) {
+    model.dispose();
+    throw new RuntimeFailure(`${dir}: ${MODEL_FILE} and ${PARAMS_FILE} disagree on the input shape or class count: the directory is damaged`);
+  }
+  return { model, params };
+}
