@@ -28,6 +28,8 @@ export interface BatchReport {
   batch: number;
   batches: number;
   loss: number;
+  /** Training accuracy over the epoch so far. */
+  accuracy: number;
   samplesPerSecond: number;
 }
 
@@ -98,6 +100,7 @@ export async function trainClassifier(
           batch: b + 1,
           batches,
           loss: batchLoss,
+          accuracy: correctTotal / seen,
           samplesPerSecond: seen / ((performance.now() - started) / 1000),
         });
       }

@@ -86,12 +86,16 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
   const log: (string | number)[][] = [];
   const batches = Math.ceil(train.count / spec.batchSize);
   const started = performance.now();
-  let bar = startProgress({ label: 'epoch 1', total: batches, fields: ['loss', 'samples/s'], quiet: spec.quiet });
+  let bar = startProgress({ label: `epoch 1/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet });
   let testAccuracy = NaN;
   const epochs = await trainClassifier(model, imageSetSource(train, input), spec, shuffle, {
     onBatchEnd: (r) => {
       if (r.batch % 5 === 0 || r.batch === r.batches) {
-        bar.update(r.batch, { loss: r.loss.toFixed(4), 'samples/s': r.samplesPerSecond.toFixed(0) });
+        bar.update(r.batch, {
+          loss: r.loss.toFixed(4),
+          acc: `${(100 * r.accuracy).toFixed(1)}%`,
+          'samples/s': r.samplesPerSecond.toFixed(0),
+        });
       }
     },
     onEpochEnd: (r) => {
@@ -104,7 +108,7 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
         );
       }
       if (r.epoch < spec.epochs) {
-        bar = startProgress({ label: `epoch ${r.epoch + 1}`, total: batches, fields: ['loss', 'samples/s'], quiet: spec.quiet });
+        bar = startProgress({ label: `epoch ${r.epoch + 1}/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet });
       }
     },
   });
