@@ -116,6 +116,9 @@ export async function trainClassifier(
     }
   } finally {
     optimizer.dispose();
+    // tfjs 4.22's MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD parent
+    // keeps in `c`: one leaked tensor per training run without this.
+    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return reports;
 }

@@ -15,7 +15,11 @@ export async function checkOutputDir(dir: string, force: boolean, flag = '--out'
     entries = await fs.readdir(dir);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') {
+      throw new RuntimeFailure(`${flag} ${dir} cannot be written (part of the path is a file): choose another location`);
+    }
+    if (code !== 'ENOENT') {
       throw new RuntimeFailure(`${flag} ${dir} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
