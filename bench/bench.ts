@@ -4,6 +4,7 @@
  *
  *   npm run bench                 # everything
  *   npm run bench -- train        # LeNet training: project kernels vs filter-only baseline
+ *   npm run bench -- defenses     # black-box queries/s per defense, as a ratio to `none`
  */
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
@@ -12,6 +13,10 @@ import { buildModel } from '../src/models/registry.js';
 import type { ArchName } from '../src/models/types.js';
 import { trainClassifier, type BatchSource } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
+import { victimBlackBox } from '../src/blackbox/victim.js';
+import { createDefense } from '../src/defenses/registry.js';
+import { parseDefenseSpec } from '../src/defenses/params.js';
+import { describeDefense } from '../src/defenses/spec.js';
 
 function randomSource(count: number, shape: [number, number, number], classes: number): BatchSource {
   const rng = new Rng(3);
@@ -79,7 +84,82 @@ async function benchTrain(): Promise<void> {
   registerWasmKernels('all');
 }
 
-const benches: Record<string, () => Promise<void>> = { train: benchTrain };
+/**
+ * Black-box queries/second of every defense in front of a LeNet MNIST victim (random init: the
+ * cost does not depend on the weights), batch 256, all measured in one run. Costs are reported
+ * as the median over rounds of the ratio to a `none` timed right before each configuration.
+ * The autodiff paths (per-query, per-class backward passes) are timed on fewer queries.
+ */
+async function benchDefenses(): Promise<void> {
+  const engine = await initEngine({ backend: 'wasm' });
+  console.log(`# defenses: LeNet MNIST victim, batch 256, backend ${engine.backend} (simd ${engine.wasmSimd}, threads ${engine.wasmThreads})`);
+  const inputShape: [number, number, number] = [28, 28, 1];
+  const ctx = { numClasses: 10, inputShape, arch: 'lenet' as const, seed: 1 };
+  const victim = buildModel('lenet', { inputShape, numClasses: 10, rng: new Rng(11) });
+  const x = tf.randomNormal([256, ...inputShape], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const configs: { name: string; flags: Record<string, string>; batches: number; images?: number }[] = [
+    { name: 'none', flags: {}, batches: 4 },
+    { name: 'top-k', flags: { k: '3' }, batches: 4 },
+    { name: 'argmax', flags: {}, batches: 4 },
+    { name: 'rounding', flags: { decimals: '2' }, batches: 4 },
+    { name: 'reverse-sigmoid', flags: { beta: '0.5', gamma: '0.2' }, batches: 4 },
+    { name: 'random-noise', flags: { 'noise-eps': '1' }, batches: 4 },
+    { name: 'mad', flags: { eps: '0.5' }, batches: 4 },
+    { name: 'mad-argmax', flags: { eps: '0.5' }, batches: 4 },
+    { name: 'mad', flags: { eps: '0.5', jacobian: 'autodiff' }, batches: 1 },
+    { name: 'mad-argmax', flags: { eps: '0.5', jacobian: 'autodiff' }, batches: 1 },
+    { name: 'mad', flags: { eps: '0.5', jacobian: 'autodiff-all' }, batches: 1, images: 32 },
+  ];
+  const setups = await Promise.all(
+    configs.map(async (c) => {
+      const spec = parseDefenseSpec(c.name, c.flags);
+      const defense = await createDefense(spec, ctx);
+      const input = c.images ? x.slice(0, c.images) : x;
+      const box = victimBlackBox(victim, defense);
+      (await box.query(input)).dispose(); // warm-up: kernels, surrogate weights
+      return { ...c, spec, defense, input, box };
+    }),
+  );
+  const rounds = 5;
+  const timeRate = async (s: (typeof setups)[number]): Promise<number> => {
+    const t0 = performance.now();
+    for (let b = 0; b < s.batches; b++) (await s.box.query(s.input)).dispose();
+    return (s.batches * s.input.shape[0]) / ((performance.now() - t0) / 1000);
+  };
+  const rates: number[][] = configs.map(() => []);
+  const ratios: number[][] = configs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    // Each configuration is paired with a `none` measured just before it, so a slow patch of the
+    // shared machine (or the previous configuration's memory churn) hits both sides of the ratio.
+    for (const [i, s] of setups.entries()) {
+      const base = await timeRate(setups[0]!);
+      const rate = await timeRate(s);
+      rates[i]!.push(rate);
+      ratios[i]!.push(base / rate);
+    }
+  }
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const targets: Record<string, string> = { 'mad-closed': '  (target ≤ 2.0x)', 'mad-argmax-closed': '  (target ≤ 3.0x)' };
+  const closedCost: Record<string, number> = {};
+  setups.forEach((s, i) => {
+    const key = s.spec.name === 'mad' || s.spec.name === 'mad-argmax' ? `${s.spec.name}-${s.spec.jacobian}` : s.spec.name;
+    const cost = median(ratios[i]!);
+    if (key.endsWith('-closed')) closedCost[s.spec.name] = cost;
+    const vsClosed = key.includes('autodiff') ? `  closed form ${(cost / closedCost[s.spec.name]!).toFixed(1)}x faster (target ≥ 20x)` : '';
+    const queries = s.images ? `, ${s.images} queries/batch` : '';
+    console.log(
+      `${describeDefense(s.spec).padEnd(72)} ${median(rates[i]!).toFixed(0).padStart(6)} queries/s  cost ${cost.toFixed(2)}x none${targets[key] ?? ''}${vsClosed}${queries}`,
+    );
+  });
+  for (const s of setups) {
+    if (s.input !== x) s.input.dispose();
+    s.defense.dispose();
+  }
+  x.dispose();
+  victim.dispose();
+}
+
+const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses };
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

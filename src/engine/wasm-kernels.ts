@@ -34,8 +34,9 @@ function run(name: string, backend: unknown, inputs: Record<string, TensorInfo>,
   return stockKernel(name)({ inputs, backend: backend as tf.KernelBackend, attrs: attrs as NamedAttrMap }) as TensorInfo;
 }
 
+/** Reference-counted release (never forced: a Reshape output would share its input's buffer). */
 function dispose(backend: unknown, ...infos: TensorInfo[]): void {
-  for (const info of infos) (backend as WasmBackendLike).disposeData(info.dataId, true);
+  for (const info of infos) (backend as WasmBackendLike).disposeData(info.dataId);
 }
 
 interface ConvGradAttrs {
