@@ -1,0 +1,15 @@
+/** One inference-mode forward pass of a classifier over a whole batch. */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Logits [B, K] of a model in inference mode (batch norm uses its moving statistics), in one
+ * call for the whole batch (model.predict would split it into chunks of 32 and concatenate).
+ */
+export function inferenceLogits(model: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {
+  return model.apply(x, { training: false }) as tf.Tensor2D;
+}
+
+/** Posteriors softmax(F(x)) [B, K]. */
+export function inferencePosterior(model: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(inferenceLogits(model, x)));
+}

@@ -1,0 +1,18 @@
+/** The clipped logit shared by reverse sigmoid and random noise. */
+import * as tf from '@tensorflow/tfjs';
+
+/** SPEC's clip bound: y is clipped to [1e-9, 1 − 1e-9] before the logit. */
+export const LOGIT_CLIP = 1e-9;
+
+/**
+ * logit(y) = log(y / (1 − y)) with y clipped to [1e-9, 1 − 1e-9]. In float32, 1 − 1e-9 rounds
+ * to 1, so the upper clip is applied as 1 − y ≥ 1e-9 instead: the same bound, and a one-hot
+ * entry gives logit ≈ 20.7 instead of +Infinity.
+ */
+export function clippedLogit(y: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const low = tf.maximum(y, LOGIT_CLIP);
+    const high = tf.maximum(tf.sub(1, y), LOGIT_CLIP);
+    return tf.sub(tf.log(low), tf.log(high));
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Random noise in logit space (SPEC): z = logit(y) (clipped as for reverse sigmoid),
+ * δ drawn per entry and projected onto the ε_z ball of the chosen norm (Duchi projection for
+ * L1), ỹ = σ(z + δ) renormalised to sum to 1.
+ * The reference draws only non-negative uniform noise; `poison` draws symmetric noise:
+ * uniform: δ_k ~ U(−ε_z, ε_z); gaussian: δ_k ~ N(0, ε_z²); then the projection.
+ * Draws come from the run's seed (Rng fork 'random-noise'), one block per apply() call, so the
+ * same seed and batch order give the same outputs. ε_z = 0 releases y unchanged, bit for bit.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng.js';
+import { defineDefense } from './base.js';
+import { clippedLogit } from './logit.js';
+import { projectBall } from './projection.js';
+import type { RandomNoiseSpec } from './spec.js';
+import type { Defense, DefenseContext } from './types.js';
+
+export function createRandomNoise(spec: RandomNoiseSpec, ctx: DefenseContext): Defense {
+  const K = ctx.numClasses;
+  const rng = new Rng(ctx.seed).fork('random-noise');
+  const draw = (rows: number): Float32Array => {
+    const out = new Float32Array(rows * K);
+    for (let i = 0; i < out.length; i++) {
+      out[i] = spec.dist === 'uniform' ? (2 * rng.next() - 1) * spec.epsZ : rng.normal() * spec.epsZ;
+    }
+    return out;
+  };
+  return defineDefense({
+    spec,
+    numClasses: K,
+    transform: (y) => {
+      if (spec.epsZ === 0) return tf.clone(y);
+      const rows = y.shape[0];
+      const delta = projectBall(tf.tensor2d(draw(rows), [rows, K]), spec.epsZ, spec.norm);
+      const noisy = tf.sigmoid(tf.add(clippedLogit(y), delta));
+      return tf.div(noisy, tf.sum(noisy, 1, true)) as tf.Tensor2D;
+    },
+  });
+}
