@@ -13,6 +13,8 @@ export interface DefenseParts {
   ball?: { eps: number; norm: Norm } | null;
   /** Runs inside tf.tidy; must return a tensor with one row per input. */
   computeSideInfo?: (x: tf.Tensor4D) => tf.Tensor;
+  /** Shape of one row of side information ([K] for p, [K, K] for Gram matrices), checked in apply. */
+  sideRowShape?: number[];
   /** Runs inside tf.tidy: intermediate tensors are freed, only the result escapes. */
   transform: (y: tf.Tensor2D, side: tf.Tensor | null) => tf.Tensor2D;
   /** Frees what the defense owns (surrogate, constant tensors). */
@@ -50,8 +52,10 @@ export function defineDefense(parts: DefenseParts): Defense {
     }
     if (sideInfoKey !== null) {
       if (side === null) throw new Error(`defense ${spec.name} needs side information '${sideInfoKey}'`);
-      if (side.shape[0] !== y.shape[0]) {
-        throw new Error(`defense ${spec.name}: side information has ${side.shape[0]} rows for ${y.shape[0]} posteriors`);
+      const rowShape = parts.sideRowShape;
+      if (side.shape[0] !== y.shape[0] || (rowShape && side.shape.slice(1).join(',') !== rowShape.join(','))) {
+        const want = `[${[y.shape[0], ...(rowShape ?? ['…'])].join(', ')}]`;
+        throw new Error(`defense ${spec.name}: side information '${sideInfoKey}' must be ${want}, got [${side.shape.join(', ')}]`);
       }
     }
     return tf.tidy(() => parts.transform(y, side));

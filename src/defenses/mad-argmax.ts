@@ -57,8 +57,8 @@ function squaredNormTable(table: Float32Array, K: number): Float32Array {
 function subsetVertices(members: tf.Tensor3D, topOneHot: tf.Tensor2D): VertexSet {
   const [B, , K] = members.shape;
   const raised = tf.add(members, tf.mul(ARGMAX_TIE_BREAK, tf.reshape(topOneHot, [B, 1, K])));
-  const vertices = tf.div(raised, tf.sum(raised, 2, true)) as tf.Tensor3D;
-  return { vertices, squaredNorms: tf.sum(tf.square(vertices), 2) as tf.Tensor2D };
+  const vertices = tf.div<tf.Tensor3D>(raised, tf.sum(raised, 2, true));
+  return { vertices, squaredNorms: tf.sum<tf.Tensor2D>(tf.square(vertices), 2) };
 }
 
 function greedySearch(scorer: VertexScorer, y: tf.Tensor2D, K: number): tf.Tensor2D {
@@ -73,14 +73,14 @@ function greedySearch(scorer: VertexScorer, y: tf.Tensor2D, K: number): tf.Tenso
   for (let size = 1; size < K && evaluations + (K - size) <= GREEDY_MAX_EVALUATIONS; size++) {
     const next = tf.tidy(() => {
       // Candidate c = S ∪ {c}; classes already in S are not candidates.
-      const grown = tf.minimum(tf.add(tf.reshape(members, [B, 1, K]), eye), 1) as tf.Tensor3D;
+      const grown = tf.minimum<tf.Tensor3D>(tf.add(tf.reshape(members, [B, 1, K]), eye), 1);
       const candidates = subsetVertices(grown, top);
-      const scores = tf.where(tf.greater(members, 0), tf.fill([B, K], -Infinity), scorer(candidates)) as tf.Tensor2D;
+      const scores = tf.where<tf.Tensor2D>(tf.greater(members, 0), tf.fill([B, K], -Infinity), scorer(candidates));
       const stepBest = tf.max(scores, 1, true);
       const chosen = tf.reshape(bestVertex(candidates.vertices, scores), [B, 1, K]);
       const better = tf.greater(stepBest, bestScore);
       return {
-        members: tf.add(members, tf.cast(tf.oneHot(tf.argMax(scores, 1), K), 'float32')) as tf.Tensor2D,
+        members: tf.add<tf.Tensor2D>(members, tf.cast(tf.oneHot(tf.argMax(scores, 1), K), 'float32')),
         best: tf.where(tf.reshape(better, [B, 1, 1]), chosen, best) as tf.Tensor3D,
         bestScore: tf.where(better, stepBest, bestScore) as tf.Tensor2D,
       };

@@ -69,6 +69,7 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
     return defineDefense({
       spec, numClasses: ctx.numClasses, ball, release,
       sideInfoKey: `surrogate-posterior:${surrogate.id}`,
+      sideRowShape: [ctx.numClasses],
       computeSideInfo: (x) => surrogate.posterior(x),
       transform: (y, p) => (unchanged ? tf.clone(y) : move(y, oracle.search(closedFormScorer(p as tf.Tensor2D, y), y))),
     });
@@ -77,6 +78,7 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
   return defineDefense({
     spec, numClasses: ctx.numClasses, ball, release,
     sideInfoKey: `jacobian-gram-${scope}:${surrogate.id}`,
+    sideRowShape: [ctx.numClasses, ctx.numClasses],
     computeSideInfo: (x) => surrogate.jacobianGram(x, scope),
     transform: (y, M) => (unchanged ? tf.clone(y) : move(y, oracle.search(gramScorer(M as tf.Tensor3D, y), y))),
   });

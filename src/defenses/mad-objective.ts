@@ -45,17 +45,24 @@ function dotEach(V: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(tf.matMul(V, tf.reshape(w, [B, K, 1])), [B, V.shape[1]]);
 }
 
-/** In degenerate rows, the vertex farthest from y (‖y − v‖² = ‖y‖² − 2⟨y, v⟩ + ‖v‖²) wins instead. */
-function withFallback(H: tf.Tensor2D, degenerate: tf.Tensor, y: tf.Tensor2D, c: VertexSet): tf.Tensor2D {
-  const distance = tf.add(tf.sub(c.squaredNorms, tf.mul(2, dotEach(c.vertices, y))), tf.sum(tf.square(y), 1, true));
-  return tf.where(tf.broadcastTo(degenerate, H.shape), distance, H) as tf.Tensor2D;
+/** ‖y − v‖² = ‖y‖² − 2⟨y, v⟩ + ‖v‖² for every candidate: [B, C]. */
+function squaredDistance(y: tf.Tensor2D, c: VertexSet): tf.Tensor2D {
+  return tf.add(tf.sub(c.squaredNorms, tf.mul(2, dotEach(c.vertices, y))), tf.sum(tf.square(y), 1, true));
+}
+
+/**
+ * Scores H, except in degenerate rows (a 0/1 float [B, 1]) where the distance from y decides:
+ * H + d·(distance − H), plain broadcasting arithmetic (tf.where would tile the mask first).
+ */
+function withFallback(H: tf.Tensor2D, degenerate: tf.Tensor, distance: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(H, tf.mul(degenerate, tf.sub(distance, H)));
 }
 
 /** ‖â − b̂‖² = ‖â‖² + ‖b̂‖² − 2⟨a, b̂⟩/‖a‖, with ‖â‖ ∈ {0, 1} (a zero vector normalises to zero). */
 function angularDeviation(normA: tf.Tensor, dotAB: tf.Tensor, bNonZero: tf.Tensor): tf.Tensor2D {
   const aNonZero = tf.cast(tf.greater(normA, ZERO_NORM), 'float32');
   const cosine = tf.clipByValue(tf.div(dotAB, tf.maximum(normA, ZERO_NORM)), -1, 1);
-  return tf.sub(tf.add(aNonZero, bNonZero), tf.mul(2, tf.mul(cosine, aNonZero))) as tf.Tensor2D;
+  return tf.sub(tf.add(aNonZero, bNonZero), tf.mul(2, tf.mul(cosine, aNonZero)));
 }
 
 /**
@@ -70,12 +77,13 @@ export function closedFormScorer(p: tf.Tensor2D, y: tf.Tensor2D): VertexScorer {
   const normB = tf.sqrt(tf.sum(tf.square(diff), 1, true));
   const bHat = tf.div(diff, tf.maximum(normB, ZERO_NORM));
   const bNonZero = tf.cast(tf.greater(normB, ZERO_NORM), 'float32');
-  const degenerate = tf.lessEqual(normB, DEGENERATE);
+  const degenerate = tf.cast(tf.lessEqual(normB, DEGENERATE), 'float32');
   return (c) => {
-    const a = tf.sub(p3, c.vertices) as tf.Tensor3D; // [B, C, K]
-    const normA = tf.sqrt(tf.sum(tf.square(a), 2));
+    const a = tf.sub<tf.Tensor3D>(p3, c.vertices); // [B, C, K]
+    const squaredNormA = tf.sum<tf.Tensor2D>(tf.square(a), 2);
     const dotAB = tf.reshape(tf.matMul(a, tf.reshape(bHat, [B, K, 1])), [B, a.shape[1]]);
-    return withFallback(angularDeviation(normA, dotAB, bNonZero), degenerate, y, c);
+    // Degenerate rows have p = y (to 1e-6), so ‖p − v‖² is their distance from y.
+    return withFallback(angularDeviation(tf.sqrt(squaredNormA), dotAB, bNonZero), degenerate, squaredNormA);
   };
 }
 
@@ -85,7 +93,7 @@ export function gramScorer(M: tf.Tensor3D, y: tf.Tensor2D): VertexScorer {
   const My = tf.matMul(M, tf.reshape(y, [B, K, 1])); // [B, K, 1] = G Gᵀy
   const normY = tf.sqrt(tf.relu(tf.reshape(tf.matMul(tf.reshape(y, [B, 1, K]), My), [B, 1]))); // ‖Gᵀy‖ (clamped ≥ 0 against rounding)
   const largest = tf.sqrt(tf.relu(tf.max(tf.sum(tf.mul(M, tf.reshape(tf.eye(K), [1, K, K])), 2), 1, true))); // max_k ‖Gᵀe_k‖
-  const degenerate = tf.lessEqual(normY, tf.mul(largest, DEGENERATE));
+  const degenerate = tf.cast(tf.lessEqual(normY, tf.mul(largest, DEGENERATE)), 'float32');
   const yNonZero = tf.cast(tf.greater(normY, ZERO_NORM), 'float32');
   return (c) => {
     const V = batched(c.vertices, B);
@@ -93,7 +101,7 @@ export function gramScorer(M: tf.Tensor3D, y: tf.Tensor2D): VertexScorer {
     const normV = tf.sqrt(tf.relu(tf.sum(tf.mul(tf.matMul(V, M), V), 2))); // ‖Gᵀv‖ [B, C]
     const vMy = tf.reshape(tf.matMul(V, My), [B, C]); // ⟨Gᵀv, Gᵀy⟩
     const dotAB = tf.div(vMy, tf.maximum(normY, ZERO_NORM)); // ⟨Gᵀv, Gᵀy/‖Gᵀy‖⟩
-    return withFallback(angularDeviation(normV, dotAB, yNonZero), degenerate, y, c);
+    return withFallback(angularDeviation(normV, dotAB, yNonZero), degenerate, squaredDistance(y, c));
   };
 }
 
@@ -102,6 +110,6 @@ export function identityScorer(y: tf.Tensor2D): VertexScorer {
   const normY = tf.sqrt(tf.sum(tf.square(y), 1, true));
   return (c) => {
     const cosine = tf.div(dotEach(c.vertices, y), tf.mul(tf.sqrt(c.squaredNorms), normY));
-    return tf.sub(2, tf.mul(2, tf.clipByValue(cosine, -1, 1))) as tf.Tensor2D;
+    return tf.sub(2, tf.mul(2, tf.clipByValue(cosine, -1, 1)));
   };
 }

@@ -7,10 +7,11 @@ export function bestVertex(V: tf.Tensor3D, scores: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, C] = scores.shape;
     const K = V.shape[2];
-    // A one-hot selection through matMul copies the chosen row exactly (1·v + 0·others).
-    const pick = tf.cast(tf.oneHot(tf.argMax(scores, 1), C), 'float32') as tf.Tensor2D;
-    if (V.shape[0] === 1) return tf.matMul(pick, tf.reshape(V, [C, K]));
-    return tf.reshape(tf.matMul(tf.reshape(pick, [B, 1, C]), V), [B, K]);
+    const best = tf.argMax(scores, 1);
+    if (V.shape[0] === 1) return tf.gather(tf.reshape(V, [C, K]), best);
+    // Row b·C + best_b of the flattened candidates: B small row copies.
+    const flat = tf.add(best, tf.range(0, B * C, C, 'int32'));
+    return tf.gather(tf.reshape(V, [B * C, K]), flat);
   });
 }
 
@@ -26,6 +27,6 @@ export function stepTowards(y: tf.Tensor2D, target: tf.Tensor2D, eps: number, no
   return tf.tidy(() => {
     const distance = rowNorm(tf.sub(y, target), norm);
     const alpha = tf.minimum(1, tf.div(eps, tf.maximum(distance, 1e-12)));
-    return tf.add(tf.mul(tf.sub(1, alpha), y), tf.mul(alpha, target)) as tf.Tensor2D;
+    return tf.add(tf.mul(tf.sub(1, alpha), y), tf.mul(alpha, target));
   });
 }

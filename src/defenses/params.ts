@@ -49,8 +49,8 @@ export const DEFENSE_FLAGS: readonly DefenseFlag[] = [
     defenses: MAD_BOTH,
     help: "mad, mad-argmax: saved model used as surrogate (default: the victim's architecture, randomly initialised from --seed)",
   },
-  { key: 'k', syntax: '--k <n>', defenses: ['top-k'], help: 'top-k: entries kept, a whole number in 1..K (required)' },
-  { key: 'decimals', syntax: '--decimals <n>', defenses: ['rounding'], help: 'rounding: decimals kept, a whole number in 0..20 (required)' },
+  { key: 'k', syntax: '--k <n>', defenses: ['top-k'], help: 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)' },
+  { key: 'decimals', syntax: '--decimals <n>', defenses: ['rounding'], help: 'rounding: decimals kept, a whole number in 0..20, then renormalised to sum to 1 (required)' },
   { key: 'beta', syntax: '--beta <x>', defenses: ['reverse-sigmoid'], help: 'reverse-sigmoid: strength β in [0, 1] (required)' },
   {
     key: 'gamma',

@@ -22,7 +22,7 @@ export function projectL1Ball(v: tf.Tensor2D, eps: number): tf.Tensor2D {
     const cRho = tf.sum(tf.mul(c, tf.oneHot(at, K)), 1, true);
     const theta = tf.div(tf.sub(cRho, eps), tf.maximum(rho, 1));
     const shrink = tf.where(tf.greater(norm, eps), theta, tf.zerosLike(theta));
-    return tf.mul(tf.sign(v), tf.relu(tf.sub(a, shrink))) as tf.Tensor2D;
+    return tf.mul(tf.sign(v), tf.relu(tf.sub(a, shrink)));
   });
 }
 
@@ -31,7 +31,7 @@ export function projectL2Ball(v: tf.Tensor2D, eps: number): tf.Tensor2D {
   return tf.tidy(() => {
     const norm = tf.sqrt(tf.sum(tf.square(v), 1, true));
     const scale = tf.minimum(1, tf.divNoNan(tf.scalar(eps), norm));
-    return tf.mul(v, tf.where(tf.greater(norm, eps), scale, tf.onesLike(scale))) as tf.Tensor2D;
+    return tf.mul(v, tf.where(tf.greater(norm, eps), scale, tf.onesLike(scale)));
   });
 }
 

@@ -15,25 +15,37 @@ import { projectBall } from './projection.js';
 import type { RandomNoiseSpec } from './spec.js';
 import type { Defense, DefenseContext } from './types.js';
 
+/**
+ * Raw noise for `rows` posteriors, row-major, before the projection: uniform draws
+ * (2u − 1)·ε_z or gaussian draws n·ε_z, in the order the seeded stream produces them.
+ */
+export function drawLogitNoise(rng: Rng, rows: number, K: number, spec: RandomNoiseSpec): Float32Array {
+  const out = new Float32Array(rows * K);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = spec.dist === 'uniform' ? (2 * rng.next() - 1) * spec.epsZ : rng.normal() * spec.epsZ;
+  }
+  return out;
+}
+
+/** ỹ = σ(logit(y) + δ), renormalised to sum to 1, for a given δ [B, K] (already inside its ball). */
+export function withLogitNoise(y: tf.Tensor2D, delta: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const noisy = tf.sigmoid(tf.add(clippedLogit(y), delta));
+    return tf.div(noisy, tf.sum(noisy, 1, true));
+  });
+}
+
 export function createRandomNoise(spec: RandomNoiseSpec, ctx: DefenseContext): Defense {
   const K = ctx.numClasses;
   const rng = new Rng(ctx.seed).fork('random-noise');
-  const draw = (rows: number): Float32Array => {
-    const out = new Float32Array(rows * K);
-    for (let i = 0; i < out.length; i++) {
-      out[i] = spec.dist === 'uniform' ? (2 * rng.next() - 1) * spec.epsZ : rng.normal() * spec.epsZ;
-    }
-    return out;
-  };
   return defineDefense({
     spec,
     numClasses: K,
     transform: (y) => {
       if (spec.epsZ === 0) return tf.clone(y);
       const rows = y.shape[0];
-      const delta = projectBall(tf.tensor2d(draw(rows), [rows, K]), spec.epsZ, spec.norm);
-      const noisy = tf.sigmoid(tf.add(clippedLogit(y), delta));
-      return tf.div(noisy, tf.sum(noisy, 1, true)) as tf.Tensor2D;
+      const delta = projectBall(tf.tensor2d(drawLogitNoise(rng, rows, K, spec), [rows, K]), spec.epsZ, spec.norm);
+      return withLogitNoise(y, delta);
     },
   });
 }

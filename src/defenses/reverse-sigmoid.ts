@@ -26,7 +26,7 @@ export function createReverseSigmoid(spec: ReverseSigmoidSpec, ctx: DefenseConte
       if (beta === 0) return tf.clone(y);
       const r = tf.mul(beta, tf.sub(tf.sigmoid(tf.mul(gamma, clippedLogit(y))), 0.5));
       const f = tf.sub(y, r);
-      return tf.div(f, tf.sum(f, 1, true)) as tf.Tensor2D;
+      return tf.div(f, tf.sum(f, 1, true));
     },
   });
 }

@@ -20,7 +20,7 @@ export function createTopK(spec: TopKSpec, ctx: DefenseContext): Defense {
       // [B, k] class indices → [B, K] 0/1 mask of the kept classes.
       const mask = tf.cast(tf.sum(tf.oneHot(indices, K), 1), 'float32');
       const kept = tf.mul(y, mask);
-      return tf.divNoNan(kept, tf.sum(kept, 1, true)) as tf.Tensor2D;
+      return tf.divNoNan(kept, tf.sum(kept, 1, true));
     },
   });
 }

@@ -1,0 +1,120 @@
+/**
+ * Defense parameters from flag values: typed specs, defaults, and one UsageError per mistake that
+ * names the parameter and what it takes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError } from '../src/errors.js';
+import { DEFENSE_FLAGS, defaultGamma, flagsOf, parseDefenseSpec } from '../src/defenses/params.js';
+import { DEFENSE_NAMES, defenseSlug, describeDefense } from '../src/defenses/spec.js';
+
+test('each defense parses into its typed spec with documented defaults', () => {
+  assert.deepEqual(parseDefenseSpec(undefined, {}), { name: 'none' });
+  assert.deepEqual(parseDefenseSpec('argmax', {}), { name: 'argmax' });
+  assert.deepEqual(parseDefenseSpec('top-k', { k: '3' }), { name: 'top-k', k: 3 });
+  assert.deepEqual(parseDefenseSpec('rounding', { decimals: '2' }), { name: 'rounding', decimals: 2 });
+  assert.deepEqual(parseDefenseSpec('reverse-sigmoid', { beta: '0.3', gamma: '0.5' }), { name: 'reverse-sigmoid', beta: 0.3, gamma: 0.5 });
+  assert.deepEqual(parseDefenseSpec('random-noise', { 'noise-eps': '0.2' }), {
+    name: 'random-noise',
+    epsZ: 0.2,
+    norm: 'l1',
+    dist: 'uniform',
+  });
+  assert.deepEqual(parseDefenseSpec('random-noise', { 'noise-eps': 1, 'noise-norm': 'l2', 'noise-dist': 'gaussian' }), {
+    name: 'random-noise',
+    epsZ: 1,
+    norm: 'l2',
+    dist: 'gaussian',
+  });
+  assert.deepEqual(parseDefenseSpec('mad', { eps: '0.5' }), {
+    name: 'mad',
+    eps: 0.5,
+    ydist: 'l1',
+    jacobian: 'closed',
+    ablation: 'none',
+    surrogate: null,
+  });
+  assert.deepEqual(parseDefenseSpec('mad-argmax', { eps: '1', ydist: 'l2', jacobian: 'autodiff-all', surrogate: 'runs/s' }), {
+    name: 'mad-argmax',
+    eps: 1,
+    ydist: 'l2',
+    jacobian: 'autodiff-all',
+    ablation: 'none',
+    surrogate: 'runs/s',
+  });
+  assert.deepEqual(parseDefenseSpec('mad', { eps: '0.5', ablation: 'random-vertex' }).name, 'mad');
+});
+
+test("reverse sigmoid's default γ follows the victim's dataset (SPEC)", () => {
+  const gamma = (dataset?: string): number => {
+    const s = parseDefenseSpec('reverse-sigmoid', { beta: '0.5' }, { dataset });
+    assert.equal(s.name, 'reverse-sigmoid');
+    return s.name === 'reverse-sigmoid' ? s.gamma : NaN;
+  };
+  assert.equal(gamma('mnist'), 0.2);
+  assert.equal(gamma('fashion-mnist'), 0.4);
+  assert.equal(gamma('cifar10'), 0.1);
+  assert.equal(gamma('cifar100'), 0.2);
+  assert.equal(gamma(undefined), 0.2);
+  assert.equal(defaultGamma('cifar10'), 0.1);
+});
+
+test('bad parameters: a UsageError naming the parameter and its range', () => {
+  const cases: { defense: string | undefined; flags: Record<string, string>; ctx?: { numClasses?: number }; mentions: RegExp }[] = [
+    { defense: 'madd', flags: {}, mentions: /--defense.*'madd'.*mad-argmax/ },
+    { defense: 'mad', flags: {}, mentions: /defense 'mad' needs --eps/ },
+    { defense: 'mad', flags: { eps: 'abc' }, mentions: /--eps must be a number, got 'abc'/ },
+    { defense: 'mad', flags: { eps: '-0.1' }, mentions: /--eps must be ≥ 0, got -0.1/ },
+    { defense: 'mad', flags: { eps: '0.5', ydist: 'l3' }, mentions: /--ydist.*'l3'.*l1, l2/ },
+    { defense: 'mad', flags: { eps: '0.5', jacobian: 'numeric' }, mentions: /--jacobian.*closed, autodiff, autodiff-all/ },
+    { defense: 'mad', flags: { eps: '0.5', ablation: 'g=i' }, mentions: /--ablation.*identity, random-vertex/ },
+    { defense: 'mad', flags: { eps: '0.5', beta: '0.3' }, mentions: /--beta does not apply to defense 'mad' \(it takes --eps, --ydist/ },
+    { defense: 'mad', flags: { eps: '0.5', ablation: 'identity', jacobian: 'autodiff' }, mentions: /--jacobian does not apply with --ablation identity/ },
+    { defense: 'mad', flags: { eps: '0.5', ablation: 'random-vertex', surrogate: 'x' }, mentions: /--surrogate does not apply with --ablation random-vertex/ },
+    { defense: 'none', flags: { eps: '0.5' }, mentions: /--eps does not apply to defense 'none' \(it takes no parameters\)/ },
+    { defense: 'argmax', flags: { k: '2' }, mentions: /--k does not apply to defense 'argmax'/ },
+    { defense: 'top-k', flags: {}, mentions: /defense 'top-k' needs --k/ },
+    { defense: 'top-k', flags: { k: '0' }, mentions: /--k must be ≥ 1, got 0/ },
+    { defense: 'top-k', flags: { k: '2.5' }, mentions: /--k must be a whole number/ },
+    { defense: 'top-k', flags: { k: '11' }, ctx: { numClasses: 10 }, mentions: /--k must be a whole number in 1\.\.10 .*got 11/ },
+    { defense: 'rounding', flags: { decimals: '-1' }, mentions: /--decimals must be ≥ 0/ },
+    { defense: 'rounding', flags: { decimals: '1.5' }, mentions: /--decimals must be a whole number/ },
+    { defense: 'rounding', flags: { decimals: '21' }, mentions: /--decimals must be ≤ 20/ },
+    { defense: 'reverse-sigmoid', flags: {}, mentions: /needs --beta/ },
+    { defense: 'reverse-sigmoid', flags: { beta: '-1' }, mentions: /--beta must be ≥ 0/ },
+    { defense: 'reverse-sigmoid', flags: { beta: '1.5' }, mentions: /--beta must be ≤ 1/ },
+    { defense: 'reverse-sigmoid', flags: { beta: '0.5', gamma: '0' }, mentions: /--gamma must be > 0, got 0/ },
+    { defense: 'reverse-sigmoid', flags: { beta: '0.5', gamma: 'x' }, mentions: /--gamma must be a number/ },
+    { defense: 'random-noise', flags: {}, mentions: /needs --noise-eps/ },
+    { defense: 'random-noise', flags: { 'noise-eps': '-1' }, mentions: /--noise-eps must be ≥ 0/ },
+    { defense: 'random-noise', flags: { 'noise-eps': '1', 'noise-dist': 'laplace' }, mentions: /--noise-dist.*uniform, gaussian/ },
+    { defense: 'random-noise', flags: { 'noise-eps': '1', eps: '1' }, mentions: /--eps does not apply to defense 'random-noise'/ },
+    { defense: 'mad', flags: { eps: '0.5', epz: '1' }, mentions: /unknown defense parameter 'epz'/ },
+  ];
+  for (const c of cases) {
+    assert.throws(
+      () => parseDefenseSpec(c.defense, c.flags, c.ctx),
+      (err: unknown) => err instanceof UsageError && c.mentions.test(err.message),
+      `${c.defense} ${JSON.stringify(c.flags)}`,
+    );
+  }
+});
+
+test('every defense parameter belongs to at least one defense, and every defense is described', () => {
+  for (const f of DEFENSE_FLAGS) assert.ok(f.defenses.length > 0 && f.syntax.startsWith(`--${f.key} `), f.key);
+  assert.deepEqual(flagsOf('none'), []);
+  assert.deepEqual(
+    flagsOf('mad').map((f) => f.key),
+    ['eps', 'ydist', 'jacobian', 'ablation', 'surrogate'],
+  );
+  for (const name of DEFENSE_NAMES) {
+    const flags: Record<string, string> = {};
+    for (const f of flagsOf(name)) {
+      if (['eps', 'noise-eps', 'beta'].includes(f.key)) flags[f.key] = '0.5';
+      if (f.key === 'k' || f.key === 'decimals') flags[f.key] = '2';
+    }
+    const spec = parseDefenseSpec(name, flags);
+    assert.ok(describeDefense(spec).startsWith(name));
+    assert.match(defenseSlug(spec), /^[a-z0-9.-]+$/);
+  }
+});
