@@ -1,0 +1,61 @@
+/**
+ * What `poison attack` writes. Layout of --out:
+ *   result.json               the whole SPEC row(s): one entry of `runs` per budget
+ *   budget-<B>/model.json, weights.bin, params.json (kind 'attacker'), train-log.csv
+ */
+import type { Provenance } from '../util/provenance.js';
+import type { DefenseSpec } from '../defenses/spec.js';
+import type { AttackName, LabelMode } from '../attacks/names.js';
+import type { DefenderUtility } from './defender-utility.js';
+import type { QueryStatsReport } from '../blackbox/stats.js';
+import type { AttackerScore } from './train-attacker.js';
+
+export const RESULT_FILE = 'result.json';
+export const ATTACKER_LOG_FILE = 'train-log.csv';
+export const RESULT_FORMAT = 1;
+
+export function budgetDirName(budget: number): string {
+  return `budget-${budget}`;
+}
+
+export interface AttackRun {
+  budget: number;
+  /** Queries the black box answered for this budget's transfer set (always = budget). */
+  queries: number;
+  /** Folder of this budget's attacker model and per-epoch log, relative to result.json. */
+  modelDir: string;
+  attacker: AttackerScore;
+  /** ‖y − ỹ‖ etc. over the first `budget` queries the attacker sent. */
+  queryDistortion: QueryStatsReport;
+  /** (1 − acc_A here) / (1 − acc_A undefended), from --baseline; null without one. */
+  errorAmplification: number | null;
+  baselineAccuracy: number | null;
+}
+
+export interface AttackResult {
+  kind: 'attack-result';
+  format: number;
+  attack: AttackName;
+  labelMode: LabelMode;
+  seed: number;
+  victim: { dir: string; arch: string; dataset: string; numClasses: number; weightsSha256: string };
+  attackerArch: string;
+  /** The defense's resolved spec and its one-line description. */
+  defense: DefenseSpec & { description: string };
+  querySource:
+    | { kind: 'pool'; dataset: string; split: string; count: number; source: string }
+    | { kind: 'seed-set'; dataset: string; split: 'train'; count: number; source: string };
+  transferSet: {
+    /** hit: read from the cache; miss: computed and stored; off: no cache used. */
+    cache: 'hit' | 'miss' | 'off';
+    cacheEntry: string | null;
+    /** Times the victim model ran on attacker queries in this run (0 on a cache hit). */
+    victimQueryBatches: number;
+  };
+  /** Defender utility on the victim's test set for the same defense settings. */
+  defender: DefenderUtility;
+  runs: AttackRun[];
+  timings: { querySeconds: number; evalSeconds: number; trainSeconds: number; totalSeconds: number };
+  config: Record<string, unknown>;
+  provenance: Provenance;
+}

@@ -1,0 +1,75 @@
+/**
+ * What an attack sees and what it hands back. An attack talks to the victim only through a
+ * QueryOracle (query → ỹ, every image counted against the budget) and draws all randomness
+ * from the Rng it is given.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { ImageSet, InputSpec } from '../data/types.js';
+import type { Rng } from '../util/rng.js';
+import type { TrainSettings } from '../train/loop.js';
+import type { AttackName, JacobianSettings, LabelMode } from './names.js';
+import type { TransferSet } from './transfer-set.js';
+
+export interface QueryBatch {
+  /** Images in PIXEL space ([0, 1], the victim's input shape); the oracle normalises them. */
+  pixels: tf.Tensor4D;
+  /**
+   * Set when the images are query-pool images (knockoff): a black box that replays cached
+   * posteriors answers from these instead of running the victim.
+   */
+  poolIndices?: Int32Array;
+}
+
+export interface QueryOracle {
+  readonly numClasses: number;
+  /** Images answered so far. */
+  readonly queriesUsed: number;
+  /** Most images it will ever answer; a batch that would pass it is refused, not cut. */
+  readonly budget: number;
+  /** ỹ for every image of the batch, row-major (count × numClasses). Does not dispose the batch. */
+  query(batch: QueryBatch): Promise<Float32Array>;
+}
+
+/** Progress and log lines of the attack; all optional so tests can pass nothing. */
+export interface AttackReporter {
+  queried?(done: number, total: number): void;
+  /** A Jacobian round starts training its substitute on |D| images. */
+  roundStart?(round: number, datasetSize: number, settings: TrainSettings): void;
+  roundEpoch?(round: number, epoch: number, batch: number, batches: number, loss: number): void;
+  line?(text: string): void;
+}
+
+export interface AttackContext {
+  oracle: QueryOracle;
+  /** Exactly this many queries are sent. */
+  budget: number;
+  rng: Rng;
+  /** The victim's input (shape and normalisation), from its params.json. */
+  input: InputSpec;
+  numClasses: number;
+  labelMode: LabelMode;
+  /** Images per black-box call. */
+  queryBatchSize: number;
+  /** A fresh, seeded substitute of the attacker's architecture (Jacobian rounds). */
+  buildSubstitute(rng: Rng): tf.LayersModel;
+  /** Batch size of substitute training in the rounds (the attacker's --batch-size). */
+  substituteBatchSize: number;
+  reporter?: AttackReporter;
+}
+
+/** Where the images come from: a query pool (knockoff) or the victim's train split (seed set). */
+export interface AttackSources {
+  pool?: ImageSet;
+  seedPool?: ImageSet;
+  jacobian: JacobianSettings;
+}
+
+export interface AttackDefinition {
+  name: AttackName;
+  /**
+   * False when the queries do not depend on the answers (knockoff): its transfer set can then
+   * be computed once and every defense applied to cached clean posteriors.
+   */
+  adaptive: boolean;
+  run(ctx: AttackContext, sources: AttackSources): Promise<TransferSet>;
+}
