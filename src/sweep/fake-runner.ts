@@ -1,0 +1,130 @@
+/**
+ * The fake cell runner (POISON_SWEEP_FAKE_RUNNER=1): a deterministic pure-JS stand-in for the
+ * attack library, for testing the sweep machinery. Every number is a fixed function of the
+ * cell's settings (shaped like the paper's trends so plots and summaries have something to
+ * show), including the "seconds", so two runs give byte-identical rows. Its rows carry backend
+ * 'fake'. Nothing here is a measurement.
+ */
+import * as path from 'node:path';
+import { datasetInfo } from '../data/catalog.js';
+import type { DefenseSpec } from '../defenses/spec.js';
+import { writeDirAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { installedVersion } from '../util/package-info.js';
+import { Rng } from '../util/rng.js';
+import { canonicalJson } from './canonical-json.js';
+import type { CellSettings, VictimIdentity } from './cell.js';
+import type { Distortion } from './cell-record.js';
+import { FAKE_DELAY_ENV, type CellOutcome, type CellRunner } from './runner.js';
+
+export function createFakeRunner(): CellRunner {
+  const delayMs = Number(process.env[FAKE_DELAY_ENV] ?? '0') || 0;
+  return {
+    kind: 'fake',
+    init: () => Promise.resolve({ backend: 'fake', backendVersion: null, tfjsVersion: installedVersion('@tensorflow/tfjs') }),
+    async trainVictim(settings, dir) {
+      const victim: VictimIdentity = { dataset: settings.dataset, arch: settings.arch, train: settings };
+      await writeDirAtomic(dir, async (tmp) => {
+        await writeJsonAtomic(path.join(tmp, 'params.json'), {
+          kind: 'victim',
+          fake: true,
+          arch: settings.arch,
+          dataset: settings.dataset,
+          numClasses: datasetInfo(settings.dataset).numClasses,
+          seed: settings.seed,
+          metrics: { testAccuracy: victimAccuracy(victim) },
+        });
+      });
+    },
+    async runCell(cell) {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      return fakeOutcome(cell.settings);
+    },
+  };
+}
+
+/** A number in [0, 1) fixed by a label and a value. */
+function unit(label: string, value: unknown): number {
+  return new Rng(0).fork(`${label}:${canonicalJson(value)}`).next();
+}
+
+/** Accuracies are shares of a 10,000-image test set. */
+function quantise(acc: number): number {
+  return Math.round(Math.min(1, Math.max(0, acc)) * 10000) / 10000;
+}
+
+function victimAccuracy(victim: VictimIdentity): number {
+  return quantise(0.97 + 0.02 * unit('victim', victim));
+}
+
+const ATTACK_STRENGTH: Record<string, number> = { knockoff: 0.98, jbda: 0.9, jbself: 0.9, jbtop: 0.88 };
+
+interface DefenseEffect {
+  /** Share of the attacker's gain over chance the defense removes. */
+  strength: number;
+  /** Defender accuracy lost. */
+  accuracyDrop: number;
+  /** Mean ‖y − ỹ‖₁. */
+  l1: number;
+  /** Whether argmax ỹ = argmax y always (so an argmax-label attacker is barely hurt). */
+  keepsTop1: boolean;
+}
+
+function defenseEffect(d: DefenseSpec, numClasses: number): DefenseEffect {
+  switch (d.name) {
+    case 'none':
+      return { strength: 0, accuracyDrop: 0, l1: 0, keepsTop1: true };
+    case 'mad':
+      return { strength: d.eps / (d.eps + 0.6), accuracyDrop: d.eps > 0.8 ? Math.min(0.8, (d.eps - 0.8) * 0.6) : 0.004 * d.eps, l1: Math.min(d.eps, 1.6) * 0.95, keepsTop1: false };
+    case 'mad-argmax':
+      return { strength: (0.8 * d.eps) / (d.eps + 0.6), accuracyDrop: 0, l1: Math.min(d.eps, 1) * 0.9, keepsTop1: true };
+    case 'reverse-sigmoid':
+      return { strength: 0.7 * d.beta, accuracyDrop: 0.03 * d.beta, l1: 1.5 * d.beta, keepsTop1: false };
+    case 'random-noise':
+      return { strength: d.epsZ / (d.epsZ + 3), accuracyDrop: 0.02 * d.epsZ, l1: Math.min(1.8, 0.3 * d.epsZ), keepsTop1: false };
+    case 'top-k':
+      return { strength: (0.15 * (numClasses - d.k)) / numClasses, accuracyDrop: 0, l1: (0.02 * (numClasses - d.k)) / numClasses, keepsTop1: true };
+    case 'argmax':
+      return { strength: 0.15, accuracyDrop: 0, l1: 0.02, keepsTop1: true };
+    case 'rounding':
+      return { strength: 0.1 / (d.decimals + 1), accuracyDrop: 0, l1: 0.5 * 10 ** -d.decimals, keepsTop1: true };
+  }
+}
+
+function distortion(l1: number, count: number, changed: number): Distortion {
+  const ms = (mean: number): { mean: number; std: number } => ({ mean, std: 0.3 * mean });
+  return { count, l1: ms(l1), l2: ms(0.7 * l1), kl: ms(0.9 * l1), top1ChangeRate: changed, invariantViolations: 0, simplexViolations: 0, epsBallViolations: null };
+}
+
+export function fakeOutcome(s: CellSettings): CellOutcome {
+  const numClasses = datasetInfo(s.victim.dataset).numClasses;
+  const chance = 1 / numClasses;
+  const victimAcc = victimAccuracy(s.victim);
+  const attackBase = { victim: s.victim, attack: s.attack, attacker: s.attacker, budget: s.budget, seed: s.seed };
+  const gain = s.budget / (s.budget + 500);
+  const undefended = chance + (victimAcc * (ATTACK_STRENGTH[s.attack.name] ?? 0.9) - chance) * gain + 0.01 * (unit('attack', attackBase) - 0.5);
+  const effect = defenseEffect(s.defense, numClasses);
+  const argmaxLabels = s.attack.labelMode === 'argmax';
+  const strength = argmaxLabels ? effect.strength * (effect.keepsTop1 ? 0.2 : 0.8) : effect.strength;
+  const attacker = quantise(chance + (undefended - chance) * (1 - strength));
+  const defended = quantise(Math.max(chance, victimAcc - effect.accuracyDrop));
+  const testCount = s.testLimit ?? 10000;
+  const seconds = { transfer: s.budget / 2000, train: (s.budget * s.attacker.epochs) / 20000, evaluate: 0.25 };
+  return {
+    metrics: {
+      defender: {
+        accuracy: defended,
+        accuracyUndefended: victimAcc,
+        test: distortion(effect.l1, testCount, quantise((victimAcc - defended) / victimAcc)),
+        queries: distortion(1.1 * effect.l1, s.budget, quantise(effect.keepsTop1 ? 0 : 1.5 * effect.accuracyDrop)),
+      },
+      attacker: {
+        accuracy: attacker,
+        bestEpochAccuracy: quantise(attacker + 0.01 * unit('best', attackBase)),
+        bestEpoch: Math.max(1, s.attacker.epochs - 1),
+        fidelity: quantise(Math.min(1, (attacker / victimAcc) * 0.99)),
+      },
+      queries: s.budget,
+    },
+    seconds: { ...seconds, total: seconds.transfer + seconds.train + seconds.evaluate },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * `poison sweep FILE`: plan the grid, claim the output directory, train the victim (once), run
+ * this shard's unfinished cells on `jobs` worker processes, write each finished cell atomically,
+ * then merge everything finished into sweep.csv, plots and summary.md.
+ *
+ * Killed at any moment (even SIGKILL) and rerun, it does only the cells that were not written
+ * and ends with the same CSV: a cell file is the only record of a finished cell, it is written
+ * whole or not at all, and the merge reads nothing else.
+ */
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
+import type { BackendName } from '../engine/backend-names.js';
+import { startProgress } from '../util/progress.js';
+import type { Cell } from './cell.js';
+import { cellPath, writeCell } from './cell-store.js';
+import { describeCell, finishedLine } from './cell-line.js';
+import { dryRunListing } from './dry-run.js';
+import { mergeSweep, readFinishedCells, type MergeReport } from './merge.js';
+import { planSweep, type SweepPlan } from './plan.js';
+import { runnerKindFromEnv, type RunContext } from './runner.js';
+import { CellScheduler } from './scheduler.js';
+import { FileGate } from './shared-work.js';
+import { shardOf, type Shard } from './shard.js';
+import { claimSweepDir, inspectSweepDir } from './sweep-dir.js';
+import { prepareVictim } from './victim-stage.js';
+import { WorkerPool } from './worker-pool.js';
+import { promises as fs } from 'node:fs';
+
+export interface SweepRequest {
+  file: string;
+  mode: 'run' | 'dry-run' | 'merge';
+  jobs: number;
+  shard: Shard;
+  force: boolean;
+  quiet: boolean;
+  out?: string;
+  cacheDir?: string;
+  backend?: BackendName;
+}
+
+/** How long to wait before looking again when every remaining cell waits on another process. */
+const POLL_MS = 2000;
+
+export async function sweep(req: SweepRequest): Promise<void> {
+  const plan = await planSweep(req.file, { out: req.out, backend: req.backend, cacheDir: req.cacheDir });
+  const state = await inspectSweepDir(plan.out, plan.fingerprint, plan.victim.identity, req.force);
+  if (req.mode === 'dry-run') {
+    process.stdout.write(await dryRunListing(plan, state, req.shard));
+    return;
+  }
+  if (req.mode === 'merge') {
+    if (state.kind !== 'resume') throw new UsageError(`${plan.out} holds no cells of this sweep: nothing to merge (run \`poison sweep ${req.file}\` first)`);
+    printMerge(await mergeSweep(plan), plan);
+    return;
+  }
+  await claimSweepDir(plan.out, state, {
+    fingerprint: plan.fingerprint,
+    name: plan.config.name,
+    config: req.file,
+    victim: plan.victim.identity,
+  });
+  const log = (line: string): void => {
+    if (!req.quiet) warn(line);
+  };
+  const pool = new WorkerPool(req.jobs, { runner: runnerKindFromEnv(), backend: plan.backend, quiet: req.quiet });
+  const gate = new FileGate(plan.out);
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    // Synchronous on purpose: the process is going away. Locks go first so a rerun need not wait.
+    for (const file of gate.heldFiles()) rmSync(file, { force: true });
+    pool.close();
+    process.stderr.write(`\npoison: sweep stopped by ${signal}; finished cells are saved, rerun the same command to go on\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  let outcome: CellsOutcome;
+  try {
+    await prepareVictim(plan, pool, log);
+    const finished = await readFinishedCells(plan);
+    for (const d of finished.damaged) {
+      log(`${d.problem}: running that cell again`);
+      await fs.rm(cellPath(plan.out, d.id), { force: true });
+    }
+    const mine = shardOf(plan.cells, req.shard);
+    // Without a cache nothing is shared between cells: no cell need wait for another.
+    const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? { ...c, shared: [] } : c));
+    const workers = Math.min(req.jobs, Math.max(1, todo.length));
+    const shardText = req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
+    log(
+      `sweep ${plan.config.name}: ${plan.cells.length} cells${shardText}, ${mine.length - todo.length} already finished, ` +
+        `${todo.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${plan.out}`,
+    );
+    const context: RunContext = {
+      victimDir: plan.victim.dir,
+      runsDir: path.join(plan.out, 'runs'),
+      cacheDir: plan.cacheDir,
+      dataDirs: plan.config.dataDirs,
+      queryBatchSize: plan.config.queryBatchSize,
+    };
+    outcome = await runCells(todo, plan, pool, gate, context, log, req.quiet);
+  } finally {
+    pool.close();
+    await gate.releaseAll();
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+  }
+
+  const finishedNow = (await readFinishedCells(plan)).records.size;
+  if (req.shard.count === 1 || finishedNow === plan.cells.length) {
+    printMerge(await mergeSweep(plan), plan);
+  } else {
+    log(
+      `shard ${req.shard.index}/${req.shard.count} done; ${plan.cells.length - finishedNow} cells of other shards not finished yet. ` +
+        `The last shard to finish merges; or run \`poison sweep ${req.file} --merge\``,
+    );
+  }
+  if (outcome.fatal) throw outcome.fatal;
+  if (outcome.failed.length > 0) {
+    const ids = outcome.failed.map((f) => f.cell.id);
+    throw new RuntimeFailure(
+      `${ids.length} cell${ids.length > 1 ? 's' : ''} failed (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); ` +
+        'the other cells are saved: rerun the same command to retry the failed ones',
+    );
+  }
+}
+
+interface CellsOutcome {
+  failed: { cell: Cell; error: unknown }[];
+  /** An error the user must act on (bad data, a usage error inside a cell): no further cell is started. */
+  fatal: Error | null;
+}
+
+async function runCells(
+  todo: Cell[],
+  plan: SweepPlan,
+  pool: WorkerPool,
+  gate: FileGate,
+  context: RunContext,
+  log: (line: string) => void,
+  quiet: boolean,
+): Promise<CellsOutcome> {
+  const scheduler = new CellScheduler(todo, gate);
+  const progress = startProgress({ label: 'sweep', total: todo.length, quiet });
+  const outcome: CellsOutcome = { failed: [], fatal: null };
+  const running = new Set<Promise<void>>();
+  let done = 0;
+
+  const runOne = async (cell: Cell): Promise<void> => {
+    let succeeded = false;
+    try {
+      const reply = await pool.run({ type: 'cell', cell, context });
+      if (!reply.record) throw new Error('the worker sent no cell record');
+      await writeCell(plan.out, reply.record);
+      succeeded = true;
+      done++;
+      log(`[${done}/${todo.length}] ${finishedLine(cell, reply.record)}`);
+    } catch (err) {
+      outcome.failed.push({ cell, error: err });
+      // Said even with --quiet: a failure is not progress.
+      warn(`cell ${cell.id} (${describeCell(cell)}) failed: ${err instanceof Error ? (isPoisonError(err) ? err.message : (err.stack ?? err.message)) : String(err)}`);
+      if (isPoisonError(err) && !outcome.fatal) {
+        outcome.fatal = err;
+        await scheduler.abort();
+      }
+    } finally {
+      await scheduler.finished(cell, succeeded);
+      progress.update(done);
+    }
+  };
+
+  for (;;) {
+    while (!outcome.fatal && pool.available > 0 && scheduler.remaining > 0) {
+      const cell = await scheduler.next();
+      if (!cell) break;
+      const p: Promise<void> = runOne(cell).finally(() => running.delete(p));
+      running.add(p);
+    }
+    if (running.size === 0) {
+      if (outcome.fatal || scheduler.remaining === 0) break;
+      // Every remaining cell waits on shared work another process (shard) is doing.
+      await sleep(POLL_MS);
+      continue;
+    }
+    await Promise.race(scheduler.blockedElsewhere ? [...running, sleep(POLL_MS)] : [...running]);
+  }
+  progress.stop();
+  return outcome;
+}
+
+/** A line on stderr, starting on a clean line: a progress bar may be drawn on the current one. */
+function warn(line: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function printMerge(report: MergeReport, plan: SweepPlan): void {
+  const lines = [`${report.csv}: ${report.finished} of ${report.total} cells`];
+  if (report.finished < report.total) lines[0] += ` (${report.total - report.finished} not finished: rerun to complete)`;
+  lines.push(`${report.summary}`);
+  for (const p of report.plots) lines.push(p);
+  if (report.orphans > 0) lines.push(`(${report.orphans} cell files in ${path.join(plan.out, 'cells')} belong to no cell of this grid: kept, not merged)`);
+  for (const d of report.damaged) lines.push(`(skipped ${d.problem})`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,229 @@
+/**
+ * The grid and its scheduling: content ids independent of YAML key order and of the rest of the
+ * grid, shards that partition the cells, shared transfer sets computed by one cell while the
+ * others wait, and lock files that a killed process never leaves blocking.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UsageError } from '../src/errors.js';
+import { parseSweepConfig } from '../src/sweep/parse-config.js';
+import { expandGrid } from '../src/sweep/grid.js';
+import type { Cell, VictimIdentity } from '../src/sweep/cell.js';
+import { parseShard, shardOf } from '../src/sweep/shard.js';
+import { CellScheduler, orderForSharing } from '../src/sweep/scheduler.js';
+import type { SharedWorkGate } from '../src/sweep/shared-work.js';
+import { FileLock } from '../src/sweep/file-lock.js';
+import { canonicalJson } from '../src/sweep/canonical-json.js';
+
+const CONFIG = `
+victim:
+  train: {dataset: mnist, arch: lenet, epochs: 2, limit: 300}
+attacks:
+  - {name: knockoff, queryset: emnist-letters}
+  - {name: knockoff, queryset: emnist-letters, labelMode: argmax}
+  - {name: jbda, seedSize: 10}
+defenses:
+  mad: {eps: [0, 0.5], ydist: l1}
+  reverse-sigmoid: {beta: 0.1}
+budgets: [100, 200]
+seeds: [1, 2]
+`;
+
+function cellsOf(text: string): Cell[] {
+  const config = parseSweepConfig(text, 'c.yaml');
+  if (config.victim.kind !== 'train') throw new Error('train victim expected');
+  const victim: VictimIdentity = { dataset: config.victim.train.dataset, arch: config.victim.train.arch, train: config.victim.train };
+  return expandGrid(config, victim);
+}
+
+function key(c: Cell): string {
+  return canonicalJson(c.settings);
+}
+
+test('the grid is attacks × budgets × seeds × defenses × operating points, ids unique', () => {
+  const cells = cellsOf(CONFIG);
+  // 3 attacks × 2 budgets × 2 seeds × (none + 2 mad + 1 reverse sigmoid)
+  assert.equal(cells.length, 3 * 2 * 2 * 4);
+  assert.equal(new Set(cells.map((c) => c.id)).size, cells.length);
+  for (const c of cells) assert.match(c.id, /^[0-9a-f]{12}$/);
+  assert.deepEqual([...new Set(cells.map((c) => c.attackLabel))], ['knockoff (labelMode=probs)', 'knockoff (labelMode=argmax)', 'jbda']);
+});
+
+test('per-attack budgets: each attack entry runs its own budgets; ids are the same however a budget is given', () => {
+  const own = cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, budgets: [200, 300]}'));
+  const jbda = own.filter((c) => c.settings.attack.name === 'jbda');
+  assert.deepEqual([...new Set(jbda.map((c) => c.settings.budget))], [200, 300]);
+  assert.deepEqual([...new Set(own.filter((c) => c.settings.attack.name === 'knockoff').map((c) => c.settings.budget))], [100, 200]);
+  const base = new Set(cellsOf(CONFIG).map((c) => c.id));
+  for (const c of jbda.filter((c) => c.settings.budget === 200)) assert.ok(base.has(c.id));
+});
+
+test('cell ids do not depend on YAML key order, spelled-out defaults, or the rest of the grid', () => {
+  const base = new Map(cellsOf(CONFIG).map((c) => [key(c), c.id]));
+  const reordered = `
+seeds: [2, 1]
+budgets: [200, 100]
+defenses:
+  reverse-sigmoid: {gamma: 0.2, beta: 0.1}
+  mad: {ydist: l1, eps: [0.5, 0], jacobian: closed}
+attacks:
+  - {name: jbda, seedSize: 10, kappa: 400}
+  - {labelMode: argmax, queryset: emnist-letters, name: knockoff}
+  - {queryset: emnist-letters, name: knockoff, querysetSplit: train}
+victim:
+  train: {limit: 300, epochs: 2, arch: lenet, dataset: mnist, lr: 0.1}
+`;
+  const again = cellsOf(reordered);
+  assert.equal(again.length, base.size);
+  for (const c of again) assert.equal(c.id, base.get(key(c)), `cell ${key(c)} changed id`);
+  // Growing the grid elsewhere (a budget, a defense, a seed) leaves existing ids alone.
+  const grown = cellsOf(CONFIG.replace('budgets: [100, 200]', 'budgets: [100, 200, 300]').replace('seeds: [1, 2]', 'seeds: [1, 2, 3]').replace('reverse-sigmoid: {beta: 0.1}', 'reverse-sigmoid: {beta: 0.1}\n  top-k: {k: 1}'));
+  const grownIds = new Set(grown.map((c) => c.id));
+  for (const id of base.values()) assert.ok(grownIds.has(id));
+  // A setting that changes results changes the id.
+  const other = cellsOf(CONFIG.replace('epochs: 2', 'epochs: 3'));
+  for (const c of other) assert.ok(!new Set(base.values()).has(c.id));
+});
+
+test('knockoff cells share their transfer set across defenses and label modes, MAD cells their side information', () => {
+  const cells = cellsOf(CONFIG);
+  const knock = cells.filter((c) => c.settings.attack.name === 'knockoff' && c.settings.budget === 100 && c.settings.seed === 1);
+  assert.equal(knock.length, 8);
+  const transfer = new Set(knock.map((c) => c.shared[0]));
+  assert.equal(transfer.size, 1, 'one transfer set for every defense and both label modes');
+  for (const c of knock) assert.equal(c.shared.length, c.settings.defense.name === 'mad' ? 2 : 1);
+  const budgets = new Set(cells.filter((c) => c.settings.attack.name === 'knockoff').map((c) => c.shared[0]));
+  assert.equal(budgets.size, 4, 'one transfer set per (budget, seed)');
+  for (const c of cells.filter((c) => c.settings.attack.name === 'jbda')) {
+    assert.deepEqual(c.shared, [], 'an adaptive attack shares nothing');
+  }
+});
+
+test('--shard i/n: numbered from 1, a partition of the cells into near-equal parts', () => {
+  for (const bad of ['3/2', '0/2', '1/0', 'a/b', '1', '1/2/3', '-1/2']) {
+    assert.throws(() => parseShard(bad), UsageError, bad);
+  }
+  assert.deepEqual(parseShard('2/4'), { index: 2, count: 4 });
+  const cells = cellsOf(CONFIG);
+  const parts = [1, 2, 3, 4, 5].map((i) => shardOf(cells, { index: i, count: 5 }));
+  const seen = parts.flat().map((c) => c.id);
+  assert.equal(seen.length, cells.length);
+  assert.equal(new Set(seen).size, cells.length);
+  const sizes = parts.map((p) => p.length);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `sizes ${sizes.join(',')}`);
+  // The same cells whatever the order the grid was listed in.
+  assert.deepEqual(shardOf([...cells].reverse(), { index: 2, count: 5 }).map((c) => c.id), parts[1]!.map((c) => c.id));
+});
+
+/** A gate in memory; `others` are keys another process leads. */
+class MemoryGate implements SharedWorkGate {
+  readonly readyKeys = new Set<string>();
+  readonly led = new Set<string>();
+  constructor(readonly others = new Set<string>()) {}
+  isReady(key: string): Promise<boolean> {
+    return Promise.resolve(this.readyKeys.has(key));
+  }
+  tryLead(key: string): Promise<boolean> {
+    if (this.others.has(key) || this.led.has(key)) return Promise.resolve(false);
+    this.led.add(key);
+    return Promise.resolve(true);
+  }
+  finish(key: string, ok: boolean): Promise<void> {
+    this.led.delete(key);
+    if (ok) this.readyKeys.add(key);
+    return Promise.resolve();
+  }
+  releaseAll(): Promise<void> {
+    this.led.clear();
+    return Promise.resolve();
+  }
+  heldFiles(): string[] {
+    return [];
+  }
+}
+
+test('the scheduler runs one cell per transfer set first (the undefended one), the rest once it is ready', async () => {
+  const cells = cellsOf(CONFIG).filter((c) => c.settings.attack.name === 'knockoff' && c.settings.seed === 1);
+  const gate = new MemoryGate();
+  const s = new CellScheduler(cells, gate);
+  const first = await s.next();
+  const second = await s.next();
+  assert.ok(first && second);
+  assert.equal(first.settings.defense.name, 'none');
+  assert.equal(second.settings.defense.name, 'none');
+  assert.notEqual(first.shared[0], second.shared[0], 'the second worker takes the other budget’s transfer set');
+  assert.equal(await s.next(), null, 'everything else waits on those two sets');
+  await s.finished(first, true);
+  assert.ok(gate.readyKeys.has(first.shared[0]!));
+  const started: Cell[] = [];
+  for (let c = await s.next(); c; c = await s.next()) started.push(c);
+  // Of the first set's remaining cells: all but one MAD cell run; one MAD cell leads the side information.
+  assert.ok(started.every((c) => c.shared[0] === first.shared[0]));
+  assert.equal(started.filter((c) => c.settings.defense.name === 'mad').length, 1);
+  assert.ok(started.some((c) => c.settings.defense.name === 'reverse-sigmoid'));
+  // The other label mode's undefended cell shares the set: it runs now, as a follower.
+  assert.deepEqual(started.filter((c) => c.settings.defense.name === 'none').map((c) => c.settings.attack.labelMode), ['argmax']);
+});
+
+test('a failed leader hands its transfer set to the next cell; keys led by another process block', async () => {
+  const cells = cellsOf(CONFIG).filter((c) => c.settings.attack.name === 'knockoff' && c.settings.seed === 1 && c.settings.budget === 100);
+  const gate = new MemoryGate();
+  const s = new CellScheduler(cells, gate);
+  const leader = await s.next();
+  assert.ok(leader);
+  assert.equal(await s.next(), null);
+  await s.finished(leader, false);
+  assert.ok(!gate.readyKeys.has(leader.shared[0]!));
+  const next = await s.next();
+  assert.ok(next, 'another cell leads the set now');
+  assert.equal(next.shared[0], leader.shared[0]);
+
+  const blocked = new CellScheduler(cells, new MemoryGate(new Set([leader.shared[0]!])));
+  assert.equal(await blocked.next(), null);
+  assert.equal(blocked.blockedElsewhere, true);
+});
+
+test('sharing order: grid order, undefended cell first within a transfer set', () => {
+  const cells = cellsOf(CONFIG);
+  const ordered = orderForSharing(cells);
+  assert.equal(ordered.length, cells.length);
+  const firstOfSet = new Map<string, Cell>();
+  for (const c of ordered) if (c.shared[0] && !firstOfSet.has(c.shared[0])) firstOfSet.set(c.shared[0], c);
+  for (const c of firstOfSet.values()) assert.equal(c.settings.defense.name, 'none');
+});
+
+test('file lock: one holder at a time; a dead holder on this host does not block', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-sweep-lock-'));
+  const file = path.join(dir, 'locks', 'k.lock');
+  const a = await FileLock.tryAcquire(file);
+  assert.ok(a instanceof FileLock);
+  const b = await FileLock.tryAcquire(file);
+  assert.ok(!(b instanceof FileLock));
+  assert.equal(b.pid, process.pid);
+  await a.release();
+  const c = await FileLock.tryAcquire(file);
+  assert.ok(c instanceof FileLock);
+  await c.release();
+  // A lock left by a process that is gone (SIGKILL): taken over at once.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+  await fs.writeFile(file, JSON.stringify({ host: os.hostname(), pid: Number(dead), since: new Date().toISOString() }));
+  const d = await FileLock.tryAcquire(file);
+  assert.ok(d instanceof FileLock, 'the stale lock was taken over');
+  await d.release();
+  // A lock of another host nobody has touched for longer than staleMs: taken over too.
+  await fs.writeFile(file, JSON.stringify({ host: 'elsewhere', pid: 1, since: '2000-01-01T00:00:00Z' }));
+  const old = new Date(Date.now() - 120_000);
+  await fs.utimes(file, old, old);
+  const e = await FileLock.tryAcquire(file, { staleMs: 60_000 });
+  assert.ok(e instanceof FileLock);
+  await e.release();
+  // …but not while its holder keeps touching it.
+  await fs.writeFile(file, JSON.stringify({ host: 'elsewhere', pid: 1, since: '2000-01-01T00:00:00Z' }));
+  const f = await FileLock.tryAcquire(file, { staleMs: 60_000 });
+  assert.ok(!(f instanceof FileLock));
+  await fs.rm(dir, { recursive: true, force: true });
+});
