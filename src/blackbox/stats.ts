@@ -7,7 +7,7 @@
  *
  * Distances between the clean posterior y and the released ỹ, per query:
  *   L1 = ‖y − ỹ‖₁, L2 = ‖y − ỹ‖₂,
- *   KL(y ‖ ỹ) = Σ_k y_k (log y_k − log max(ỹ_k, 1e-12)), with 0·log 0 = 0.
+ *   KL(y ‖ ỹ) = Σ_k y_k (log max(y_k, 1e-12) − log max(ỹ_k, 1e-12)), with 0·log 0 = 0.
  * The 1e-12 floor keeps KL finite when a defense zeroes entries y still has (top-k, argmax,
  * rounding): those rows get a large finite KL (≈ 27.6 per unit of lost mass) instead of Infinity.
  * Standard deviations are population ones (numpy's default, as the reference reports them).
@@ -60,7 +60,9 @@ export function reduceBatch(y: tf.Tensor2D, released: tf.Tensor2D, ball: { eps: 
     const diff = tf.sub(y, released);
     const l1 = tf.sum(tf.abs(diff), 1);
     const l2 = tf.sqrt(tf.sum(tf.square(diff), 1));
-    const logY = tf.log(tf.maximum(y, 1e-30)); // y_k = 0 ⇒ y_k·log(...) = 0
+    // The same floor on both sides: ỹ = y gives exactly 0 (a 1e-30 floor on y alone made
+    // undefended rows come out at −1e-15 for entries below 1e-12), and y_k = 0 still adds 0.
+    const logY = tf.log(tf.maximum(y, KL_FLOOR));
     const logR = tf.log(tf.maximum(released, KL_FLOOR));
     const kl = tf.sum(tf.mul(y, tf.sub(logY, logR)), 1);
     const parts: tf.Tensor[] = [tf.scalar(n)];
