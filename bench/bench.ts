@@ -65,7 +65,7 @@ async function benchTrain(): Promise<void> {
   const engine = await initEngine({ backend: 'wasm' });
   console.log(`# LeNet training, batch 64, backend ${engine.backend} (simd ${engine.wasmSimd}, threads ${engine.wasmThreads})`);
   const steps = 20;
-  const rounds = 3;
+  const rounds = 5;
   const rate: Record<WasmKernelSet, number[]> = { all: [], 'filter-only': [] };
   // Alternate the two configurations so drift in machine load hits both alike.
   for (let r = 0; r < rounds; r++) {
