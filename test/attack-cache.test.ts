@@ -2,7 +2,7 @@
  * The posterior cache on disk: content-addressed keys, complete entries only (the header is
  * written last), side rows per source, and damaged files reported, never half-read.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +17,11 @@ import {
 } from '../src/attack/posterior-cache.js';
 import { RuntimeFailure } from '../src/errors.js';
 
+const roots: string[] = [];
+after(async () => {
+  for (const r of roots) await fs.rm(r, { recursive: true, force: true });
+});
+
 const key: CacheKeySettings = {
   kind: 'transfer',
   attack: 'knockoff',
@@ -28,6 +33,7 @@ const key: CacheKeySettings = {
 
 test('store then load gives the same rows; another key is a miss', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-cache-'));
+  roots.push(root);
   const indices = Int32Array.from([5, 9, 2]);
   const clean = Float32Array.from({ length: 30 }, (_, i) => i / 30);
   const entry = await storeCachedPosteriors(root, key, indices, clean, 10);
@@ -49,6 +55,7 @@ test('store then load gives the same rows; another key is a miss', async () => {
 
 test('an entry without its header (a killed write) is a miss; a damaged file is an error', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-cache-'));
+  roots.push(root);
   const entry = await storeCachedPosteriors(root, key, Int32Array.from([1, 2, 3]), new Float32Array(30), 10);
   await fs.rm(path.join(entry.dir, 'header.json'));
   assert.equal(await loadCachedPosteriors(root, key), null);

@@ -2,7 +2,7 @@
  * `poison attack` as a user runs it: every bad input is one line on stderr with exit code 2 (or
  * 1) and nothing written; a run killed during training leaves no result and reruns cleanly.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs, existsSync } from 'node:fs';
@@ -36,6 +36,10 @@ before(async () => {
     input: { height: 24, width: 24, channels: 1, mean: [0.1307], std: [0.3081] },
   };
   await fs.writeFile(path.join(smallVictim, PARAMS_FILE), JSON.stringify(params));
+});
+
+after(async () => {
+  await fs.rm(root, { recursive: true, force: true });
 });
 
 function poison(args: string[]): { status: number | null; stderr: string; stdout: string } {

@@ -4,7 +4,7 @@
  * attackers per budget, error amplification against a baseline, the files written, and no
  * leaked tensors on a second run.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -31,6 +31,10 @@ before(async () => {
     dataset: 'mnist', arch: 'lenet', epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0,
     seed: 1, out: victimDir, force: false, limit: 500, backend: 'wasm', quiet: true,
   });
+});
+
+after(async () => {
+  await fs.rm(root, { recursive: true, force: true });
 });
 
 let outCount = 0;
