@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DefendedBlackBox, type PosteriorSource } from '../blackbox/defended.js';
+import { livePosteriorSource } from '../blackbox/victim.js';
 import type { InputSpec } from '../data/types.js';
 import type { Defense } from '../defenses/types.js';
-import { inferencePosterior } from '../defenses/forward.js';
 import type { QueryBatch, QueryOracle } from '../attacks/types.js';
 import { normalise, RowStore } from '../attacks/pixels.js';
 import { sideTensor, type SideRows } from './side-rows.js';
@@ -49,15 +49,10 @@ export class BlackBoxOracle implements QueryOracle {
 
   /** A live victim: y = softmax(F_V(x)); `onVictimRun` is told of every forward pass. */
   static live(victim: tf.LayersModel, defense: Defense, input: InputSpec, budget: number, onVictimRun: () => void = () => undefined): BlackBoxOracle {
-    return new BlackBoxOracle(defense, input, budget, (x) => {
+    const source = livePosteriorSource(victim, defense);
+    return new BlackBoxOracle(defense, input, budget, (x, first) => {
       onVictimRun();
-      const clean = inferencePosterior(victim, x);
-      try {
-        return Promise.resolve({ clean, side: defense.sideInfo(x) });
-      } catch (err) {
-        clean.dispose();
-        return Promise.reject(err as Error);
-      }
+      return source(x, first);
     });
   }
 

@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { inferencePosterior } from '../defenses/forward.js';
 import type { Defense } from '../defenses/types.js';
-import { DefendedBlackBox } from './defended.js';
+import { DefendedBlackBox, type PosteriorSource } from './defended.js';
 import type { BlackBoxOptions } from './types.js';
 
 /** The victim's input [H, W, C] and class count, read from the model. */
@@ -26,18 +26,18 @@ export function victimBlackBox(victim: tf.LayersModel, defense: Defense, opts: B
   if (numClasses !== defense.numClasses) {
     throw new Error(`the victim has ${numClasses} classes, the defense was made for ${defense.numClasses}`);
   }
-  return new DefendedBlackBox(
-    defense,
-    inputShape,
-    (x) => {
-      const clean = inferencePosterior(victim, x);
-      try {
-        return Promise.resolve({ clean, side: defense.sideInfo(x) });
-      } catch (err) {
-        clean.dispose();
-        return Promise.reject(err as Error);
-      }
-    },
-    opts,
-  );
+  return new DefendedBlackBox(defense, inputShape, livePosteriorSource(victim, defense), opts);
+}
+
+/** Runs the victim and the defense's side computation on each query batch. */
+export function livePosteriorSource(victim: tf.LayersModel, defense: Defense): PosteriorSource {
+  return (x) => {
+    const clean = inferencePosterior(victim, x);
+    try {
+      return Promise.resolve({ clean, side: defense.sideInfo(x) });
+    } catch (err) {
+      clean.dispose();
+      return Promise.reject(err as Error);
+    }
+  };
 }

@@ -11,6 +11,7 @@ import { RuntimeFailure, UsageError } from '../errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { VictimIdentity } from './cell.js';
 import { describeVictim } from './victim-identity.js';
+import { nearestExistingAncestor } from '../util/outdir.js';
 
 export const SWEEP_FILE = 'sweep.json';
 export const SWEEP_FORMAT = 'poison-sweep/1';
@@ -105,17 +106,7 @@ export async function claimSweepDir(
 
 /** The nearest existing ancestor must be a writable directory: said now, not after the victim trained. */
 async function checkWritable(dir: string): Promise<void> {
-  let probe = path.resolve(dir);
-  for (;;) {
-    try {
-      await fs.access(probe);
-      break;
-    } catch {
-      const up = path.dirname(probe);
-      if (up === probe) break;
-      probe = up;
-    }
-  }
+  const probe = await nearestExistingAncestor(dir);
   try {
     const st = await fs.stat(probe);
     if (!st.isDirectory()) throw new UsageError(`output directory ${dir} cannot be created: ${probe} is a file`);

@@ -28,23 +28,27 @@ export async function checkOutputDir(dir: string, force: boolean, flag = '--out'
       `${flag} ${dir} already holds another run's files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): choose another directory or pass --force to replace it`,
     );
   }
-  // Find the nearest existing ancestor and check it is writable.
-  let probe = path.resolve(entries ? dir : path.dirname(dir));
-  for (;;) {
-    try {
-      await fs.access(probe);
-      break;
-    } catch {
-      const up = path.dirname(probe);
-      if (up === probe) break;
-      probe = up;
-    }
-  }
+  const probe = await nearestExistingAncestor(entries ? dir : path.dirname(dir));
   try {
     await fs.access(probe, fs.constants.W_OK);
     const st = await fs.stat(probe);
     if (!st.isDirectory()) throw new Error('not a directory');
   } catch {
     throw new RuntimeFailure(`${flag} ${dir} cannot be written (${probe} is not a writable directory): choose another location`);
+  }
+}
+
+/** `dir` itself if it exists, else its closest existing parent: where a mkdir -p would start. */
+export async function nearestExistingAncestor(dir: string): Promise<string> {
+  let probe = path.resolve(dir);
+  for (;;) {
+    try {
+      await fs.access(probe);
+      return probe;
+    } catch {
+      const up = path.dirname(probe);
+      if (up === probe) return probe;
+      probe = up;
+    }
   }
 }
