@@ -10,7 +10,8 @@ import { parseChoice, parseNumber, parseNumberList, parseOptionalNumber } from '
 import { DATASET_NAMES, SPLITS, type DatasetName, type Split } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
-import { DEFENSE_FLAGS, parseDefenseSpec, type DefenseFlagValues } from '../../defenses/params.js';
+import { parseDefenseSpec } from '../../defenses/params.js';
+import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
 import { DEFENSE_NAMES } from '../../defenses/spec.js';
 import {
   ATTACK_NAMES,
@@ -23,17 +24,6 @@ import {
 } from '../../attacks/names.js';
 import type { AttackSpec } from '../../attack/spec.js';
 
-type Flags = Record<string, string | boolean | undefined>;
-
-/** commander's attribute name for a flag key: 'noise-eps' → 'noiseEps'. */
-function attributeOf(key: string): string {
-  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function text(flags: Flags, name: string): string | undefined {
-  const v = flags[name];
-  return typeof v === 'string' ? v : undefined;
-}
 
 function parseKappa(raw: string | undefined): number | null {
   if (raw === undefined) return JACOBIAN_DEFAULTS.kappa;
@@ -43,12 +33,12 @@ function parseKappa(raw: string | undefined): number | null {
 
 function jacobianSettings(flags: Flags): JacobianSettings {
   const n = (name: keyof JacobianSettings, flag: string, range: Parameters<typeof parseNumber>[2]): number => {
-    const raw = text(flags, name);
+    const raw = flagText(flags, name);
     return raw === undefined ? (JACOBIAN_DEFAULTS[name] as number) : parseNumber(flag, raw, range);
   };
   return {
     seedSize: n('seedSize', '--seed-size', { integer: true, min: 1 }),
-    kappa: parseKappa(text(flags, 'kappa')),
+    kappa: parseKappa(flagText(flags, 'kappa')),
     sigma: n('sigma', '--sigma', { integer: true, min: 0 }),
     tau: n('tau', '--tau', { integer: true, min: 1 }),
     lambda: n('lambda', '--lambda', { gt: 0, max: 1 }),
@@ -79,7 +69,7 @@ export function registerAttack(program: Command): void {
     .option('--budget <list>', 'query budget(s), comma-separated: a fresh attacker per budget on the first B queries', '10000')
     .option('--label-mode <mode>', `train on the released posteriors or only their top-1 (${LABEL_MODES.join(', ')})`, 'probs')
     .option('--defense <name>', `defense of the black box (${DEFENSE_NAMES.join(', ')})`, 'none');
-  for (const f of DEFENSE_FLAGS) cmd.option(f.syntax, f.help);
+  addDefenseFlags(cmd);
   cmd
     .option('--queryset <name>', `knockoff: query pool dataset (${DATASET_NAMES.join(', ')})`)
     .option('--queryset-split <split>', `knockoff: split of the query pool (${SPLITS.join(', ')}; default train)`)
@@ -127,12 +117,12 @@ Knockoff's transfer set and the victim's test posteriors are cached under --cach
 another defense on the same (victim, pool, budget, seed) does not run the victim again.`,
     )
     .action(async (flags: Flags) => {
-      const attack = parseChoice('--attack', text(flags, 'attack'), ATTACK_NAMES);
+      const attack = parseChoice('--attack', flagText(flags, 'attack'), ATTACK_NAMES);
       checkAttackOnlyFlags(attack, flags);
-      const victim = text(flags, 'victim')!;
-      const budgets = parseNumberList('--budget', text(flags, 'budget') ?? '', { integer: true, min: 1 });
+      const victim = flagText(flags, 'victim')!;
+      const budgets = parseNumberList('--budget', flagText(flags, 'budget') ?? '', { integer: true, min: 1 });
       const sortedBudgets = [...new Set(budgets)].sort((a, b) => a - b);
-      if (sortedBudgets.length !== budgets.length) throw new UsageError(`--budget lists a value twice: ${text(flags, 'budget')}`);
+      if (sortedBudgets.length !== budgets.length) throw new UsageError(`--budget lists a value twice: ${flagText(flags, 'budget')}`);
       const jacobian = jacobianSettings(flags);
       if (attackFamily(attack) === 'jacobian' && sortedBudgets[0]! < jacobian.seedSize) {
         throw new UsageError(`--budget ${sortedBudgets[0]!} is smaller than the seed set (--seed-size ${jacobian.seedSize}): every seed image is a query`);
@@ -140,20 +130,19 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
       let queryset: DatasetName | undefined;
       let querysetSplit: Split = 'train';
       if (attack === 'knockoff') {
-        const raw = text(flags, 'queryset');
+        const raw = flagText(flags, 'queryset');
         if (raw === undefined) throw new UsageError(`--attack knockoff needs --queryset (${DATASET_NAMES.join(', ')})`);
         queryset = parseChoice('--queryset', raw, DATASET_NAMES);
-        querysetSplit = parseChoice('--queryset-split', text(flags, 'querysetSplit') ?? 'train', SPLITS);
+        querysetSplit = parseChoice('--queryset-split', flagText(flags, 'querysetSplit') ?? 'train', SPLITS);
       }
-      const defenseValues: Record<string, string | undefined> = {};
-      for (const f of DEFENSE_FLAGS) defenseValues[f.key] = text(flags, attributeOf(f.key));
-      const seed = parseNumber('--seed', text(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
-      const attackerArchRaw = text(flags, 'attackerArch');
-      const backendRaw = text(flags, 'backend');
+      const defenseValues = defenseFlagValues(flags);
+      const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
+      const attackerArchRaw = flagText(flags, 'attackerArch');
+      const backendRaw = flagText(flags, 'backend');
 
       const { readParams } = await import('../../models/io.js');
       const victimParams = await readParams(victim);
-      const defense = parseDefenseSpec(text(flags, 'defense'), defenseValues as DefenseFlagValues, {
+      const defense = parseDefenseSpec(flagText(flags, 'defense'), defenseValues, {
         dataset: victimParams.dataset,
         numClasses: victimParams.numClasses,
       });
@@ -164,29 +153,29 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
         victim,
         attack,
         budgets: sortedBudgets,
-        labelMode: parseChoice('--label-mode', text(flags, 'labelMode'), LABEL_MODES),
+        labelMode: parseChoice('--label-mode', flagText(flags, 'labelMode'), LABEL_MODES),
         defense,
         queryset,
         querysetSplit,
-        querysetDir: text(flags, 'querysetDir'),
+        querysetDir: flagText(flags, 'querysetDir'),
         jacobian,
         attackerArch: attackerArchRaw === undefined ? undefined : parseChoice('--attacker-arch', attackerArchRaw, ARCH_NAMES),
         training: {
-          epochs: parseNumber('--epochs', text(flags, 'epochs'), { integer: true, min: 1 }),
-          lr: parseNumber('--lr', text(flags, 'lr'), { gt: 0 }),
-          momentum: parseNumber('--momentum', text(flags, 'momentum'), { min: 0, max: 0.999 }),
-          batchSize: parseNumber('--batch-size', text(flags, 'batchSize'), { integer: true, min: 1 }),
-          lrStep: parseNumber('--lr-step', text(flags, 'lrStep'), { integer: true, min: 1 }),
-          weightDecay: parseNumber('--weight-decay', text(flags, 'weightDecay'), { min: 0 }),
+          epochs: parseNumber('--epochs', flagText(flags, 'epochs'), { integer: true, min: 1 }),
+          lr: parseNumber('--lr', flagText(flags, 'lr'), { gt: 0 }),
+          momentum: parseNumber('--momentum', flagText(flags, 'momentum'), { min: 0, max: 0.999 }),
+          batchSize: parseNumber('--batch-size', flagText(flags, 'batchSize'), { integer: true, min: 1 }),
+          lrStep: parseNumber('--lr-step', flagText(flags, 'lrStep'), { integer: true, min: 1 }),
+          weightDecay: parseNumber('--weight-decay', flagText(flags, 'weightDecay'), { min: 0 }),
         },
-        queryBatchSize: parseNumber('--query-batch-size', text(flags, 'queryBatchSize'), { integer: true, min: 1 }),
+        queryBatchSize: parseNumber('--query-batch-size', flagText(flags, 'queryBatchSize'), { integer: true, min: 1 }),
         seed,
-        out: text(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defense.name}-s${seed}`),
+        out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defense.name}-s${seed}`),
         force: flags.force === true,
-        baseline: text(flags, 'baseline'),
-        cacheDir: flags.cache === false ? null : (text(flags, 'cacheDir') ?? 'results/cache'),
-        dataDir: text(flags, 'dataDir'),
-        testLimit: parseOptionalNumber('--test-limit', text(flags, 'testLimit'), { integer: true, min: 1 }),
+        baseline: flagText(flags, 'baseline'),
+        cacheDir: flags.cache === false ? null : (flagText(flags, 'cacheDir') ?? 'results/cache'),
+        dataDir: flagText(flags, 'dataDir'),
+        testLimit: parseOptionalNumber('--test-limit', flagText(flags, 'testLimit'), { integer: true, min: 1 }),
         backend: backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES),
         quiet: flags.quiet === true,
       };

@@ -7,20 +7,10 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { parseChoice, parseNumber, parseOptionalNumber } from '../validate.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
-import { DEFENSE_FLAGS, parseDefenseSpec, type DefenseFlagValues } from '../../defenses/params.js';
+import { parseDefenseSpec } from '../../defenses/params.js';
+import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
 import { DEFENSE_NAMES, defenseSlug } from '../../defenses/spec.js';
 
-type Flags = Record<string, string | boolean | undefined>;
-
-/** commander's attribute name for a flag key: 'noise-eps' → 'noiseEps'. */
-function attributeOf(key: string): string {
-  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function text(flags: Flags, name: string): string | undefined {
-  const v = flags[name];
-  return typeof v === 'string' ? v : undefined;
-}
 
 export function registerEval(program: Command): void {
   const cmd = program
@@ -30,7 +20,7 @@ export function registerEval(program: Command): void {
     )
     .requiredOption('--victim <dir>', 'victim model directory written by `poison train`')
     .option('--defense <name>', `defense (${DEFENSE_NAMES.join(', ')})`, 'none');
-  for (const f of DEFENSE_FLAGS) cmd.option(f.syntax, f.help);
+  addDefenseFlags(cmd);
   cmd
     .option('--seed <n>', 'seed of the defense (noise, random vertices, the random surrogate)', '1')
     .option('--batch-size <n>', 'images per black-box query', '256')
@@ -41,25 +31,24 @@ export function registerEval(program: Command): void {
     .option('--force', "write into an output directory that holds another run's files", false)
     .option('--quiet', 'no progress output', false)
     .action(async (flags: Flags) => {
-      const victim = text(flags, 'victim')!;
-      const defenseName = text(flags, 'defense');
-      const defenseValues: Record<string, string | undefined> = {};
-      for (const f of DEFENSE_FLAGS) defenseValues[f.key] = text(flags, attributeOf(f.key));
+      const victim = flagText(flags, 'victim')!;
+      const defenseName = flagText(flags, 'defense');
+      const defenseValues = defenseFlagValues(flags);
       // Everything about the flags is checked before TensorFlow.js or the victim is loaded.
-      parseDefenseSpec(defenseName, defenseValues as DefenseFlagValues);
-      const seed = parseNumber('--seed', text(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
-      const batchSize = parseNumber('--batch-size', text(flags, 'batchSize'), { integer: true, min: 1 });
-      const limit = parseOptionalNumber('--limit', text(flags, 'limit'), { integer: true, min: 1 });
-      const backendRaw = text(flags, 'backend');
+      parseDefenseSpec(defenseName, defenseValues);
+      const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
+      const batchSize = parseNumber('--batch-size', flagText(flags, 'batchSize'), { integer: true, min: 1 });
+      const limit = parseOptionalNumber('--limit', flagText(flags, 'limit'), { integer: true, min: 1 });
+      const backendRaw = flagText(flags, 'backend');
       const backend = backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES);
 
       const { readParams } = await import('../../models/io.js');
       const params = await readParams(victim);
-      const defense = parseDefenseSpec(defenseName, defenseValues as DefenseFlagValues, {
+      const defense = parseDefenseSpec(defenseName, defenseValues, {
         dataset: params.dataset,
         numClasses: params.numClasses,
       });
-      const out = text(flags, 'out') ?? path.join('results', 'eval', `${path.basename(path.resolve(victim))}-${defenseSlug(defense)}-s${seed}`);
+      const out = flagText(flags, 'out') ?? path.join('results', 'eval', `${path.basename(path.resolve(victim))}-${defenseSlug(defense)}-s${seed}`);
       const { runEval, EVAL_FILE } = await import('../../eval/run.js');
       const { formatEvalTable } = await import('../../eval/format.js');
       const report = await runEval({
@@ -68,7 +57,7 @@ export function registerEval(program: Command): void {
         seed,
         batchSize,
         limit,
-        dataDir: text(flags, 'dataDir'),
+        dataDir: flagText(flags, 'dataDir'),
         backend,
         out,
         force: flags.force === true,
