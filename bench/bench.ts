@@ -16,9 +16,10 @@ import { Rng } from '../src/util/rng.js';
 import { victimBlackBox } from '../src/blackbox/victim.js';
 import { createDefense } from '../src/defenses/registry.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
-import { describeDefense, type DefenseSpec } from '../src/defenses/spec.js';
+import { describeDefense, type DefenseSpec, type MadSpec } from '../src/defenses/spec.js';
 import type { Defense } from '../src/defenses/types.js';
 import type { DefendedBlackBox } from '../src/blackbox/defended.js';
+import { inferencePosterior } from '../src/defenses/forward.js';
 
 function randomSource(count: number, shape: [number, number, number], classes: number): BatchSource {
   const rng = new Rng(3);
@@ -160,12 +161,58 @@ async function benchDefenses(): Promise<void> {
       `${describeDefense(s.spec).padEnd(72)} ${(1 / best[i]!).toFixed(0).padStart(6)} queries/s  cost ${cost.toFixed(2)}x none${targets[key] ?? ''}${vsClosed}${queries}`,
     );
   });
+  await defenseOnlyCosts(
+    victim,
+    x,
+    setups.flatMap((s) => (s.spec.name === 'mad' || s.spec.name === 'mad-argmax' ? [{ ...s, spec: s.spec }] : [])),
+  );
   for (const s of setups) {
     if (s.input !== x) s.input.dispose();
     s.defense.dispose();
   }
   x.dispose();
   victim.dispose();
+}
+
+/**
+ * The defense's own work, without the victim's forward pass that every black box pays: the time
+ * of perturb(x, y) for a fixed y, in units of one forward pass of the architecture (the
+ * surrogate's), measured alternately in the same run. This separates what MAD adds (one
+ * surrogate forward pass plus the vertex search) from the victim's cost, and compares the two
+ * Jacobian paths on the work that actually differs between them.
+ */
+async function defenseOnlyCosts(victim: tf.LayersModel, x: tf.Tensor4D, setups: { spec: MadSpec; defense: Defense; input: tf.Tensor4D }[]): Promise<void> {
+  const y = inferencePosterior(victim, x);
+  const seconds = async (run: () => tf.Tensor): Promise<number> => {
+    const t0 = performance.now();
+    const out = run();
+    await out.data();
+    out.dispose();
+    return (performance.now() - t0) / 1000;
+  };
+  const forward = (input: tf.Tensor4D) => () => inferencePosterior(victim, input);
+  const best = setups.map(() => Infinity);
+  const bestForward = setups.map(() => Infinity);
+  const ys = setups.map((s) => (s.input === x ? y : tf.slice(y, 0, s.input.shape[0])));
+  for (let round = 0; round < 6; round++) {
+    for (const [i, s] of setups.entries()) {
+      // The autodiff paths take seconds per call: fewer rounds (their minimum is stable anyway).
+      const rounds = s.spec.jacobian === 'closed' ? 6 : s.spec.jacobian === 'autodiff' ? 3 : 1;
+      if (round >= rounds) continue;
+      bestForward[i] = Math.min(bestForward[i]!, await seconds(forward(s.input)));
+      best[i] = Math.min(best[i]!, await seconds(() => s.defense.perturb(s.input, ys[i]!)));
+    }
+  }
+  console.log('# the defense alone (perturb(x, y) with y given), in forward passes of the same network over the same batch');
+  const closed: Record<string, number> = {};
+  setups.forEach((s, i) => {
+    const passes = best[i]! / bestForward[i]!;
+    if (s.spec.jacobian === 'closed') closed[s.spec.name] = passes;
+    const vsClosed = s.spec.jacobian === 'closed' ? '' : `  closed form ${(passes / closed[s.spec.name]!).toFixed(1)}x faster`;
+    console.log(`${describeDefense(s.spec).padEnd(72)} ${(best[i]! * 1000).toFixed(1).padStart(8)} ms  = ${passes.toFixed(2)} forward passes${vsClosed}`);
+  });
+  ys.forEach((t) => t !== y && t.dispose());
+  y.dispose();
 }
 
 const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses };

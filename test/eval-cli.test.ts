@@ -1,5 +1,5 @@
 /**
- * `poison eval` end to end on a tiny LeNet victim and real MNIST test images (--limit 200):
+ * `poison eval` end to end on a tiny LeNet victim and real MNIST test images (--test-limit 200):
  * the numbers it reports are checked against a direct computation, and every kind of bad input
  * ends with one line on stderr, the right exit code, no stack trace and nothing written.
  */
@@ -53,7 +53,7 @@ async function readReport(out: string): Promise<EvalReport> {
 
 test('poison eval: defended and undefended accuracy, distortion and invariants on 200 MNIST test images', async () => {
   const out = path.join(tmp, 'mad');
-  const r = runCli(['eval', '--victim', victimDir, '--defense', 'mad', '--eps', '0.5', '--limit', '200', '--batch-size', '64', '--backend', 'wasm', '--seed', '3', '--out', out]);
+  const r = runCli(['eval', '--victim', victimDir, '--defense', 'mad', '--eps', '0.5', '--test-limit', '200', '--batch-size', '64', '--backend', 'wasm', '--seed', '3', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /accuracy defended/);
   assert.match(r.stdout, /mad\(eps=0\.5, ydist=l1, jacobian=closed, surrogate=random-init\)/);
@@ -74,7 +74,7 @@ test('poison eval: defended and undefended accuracy, distortion and invariants o
   assert.ok(report.provenance.packages['@tensorflow/tfjs']);
 
   const none = path.join(tmp, 'none');
-  const n = runCli(['eval', '--victim', victimDir, '--limit', '200', '--backend', 'wasm', '--quiet', '--out', none]);
+  const n = runCli(['eval', '--victim', victimDir, '--test-limit', '200', '--backend', 'wasm', '--quiet', '--out', none]);
   assert.equal(n.status, 0, n.stderr);
   assert.equal(n.stderr, '', '--quiet prints no progress');
   const plain = await readReport(none);
@@ -129,7 +129,7 @@ test('bad input to poison eval: one line on stderr, the right exit code, nothing
     { args: ['--out', path.join(aFile, 'sub')], code: 1, mentions: /cannot be written/ },
   ];
   for (const c of cases) {
-    const args = ['eval', '--victim', victimDir, '--limit', '20', '--quiet', '--backend', 'wasm', '--out', out, ...c.args];
+    const args = ['eval', '--victim', victimDir, '--test-limit', '20', '--quiet', '--backend', 'wasm', '--out', out, ...c.args];
     const r = runCli(args);
     assert.equal(r.status, c.code, `${c.args.join(' ')}: exit ${r.status}, stderr: ${r.stderr}`);
     assert.equal(r.errLines.length, 1, `${c.args.join(' ')}: expected one stderr line, got: ${r.stderr}`);

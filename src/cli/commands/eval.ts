@@ -24,7 +24,7 @@ export function registerEval(program: Command): void {
   cmd
     .option('--seed <n>', 'seed of the defense (noise, random vertices, the random surrogate)', '1')
     .option('--batch-size <n>', 'images per black-box query', '256')
-    .option('--limit <n>', 'evaluate on the first N test images only')
+    .option('--test-limit <n>', 'evaluate on the first N test images only (quick checks; the same flag as `poison attack`)')
     .option('--data-dir <dir>', "folder holding the victim dataset's files")
     .option('--backend <name>', `force a backend (${BACKEND_NAMES.join(', ')}); default: the fastest that loads`)
     .option('--out <dir>', 'output directory for eval.json (default: results/eval/<victim>-<defense>-s<seed>)')
@@ -38,7 +38,7 @@ export function registerEval(program: Command): void {
       parseDefenseSpec(defenseName, defenseValues);
       const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
       const batchSize = parseNumber('--batch-size', flagText(flags, 'batchSize'), { integer: true, min: 1 });
-      const limit = parseOptionalNumber('--limit', flagText(flags, 'limit'), { integer: true, min: 1 });
+      const limit = parseOptionalNumber('--test-limit', flagText(flags, 'testLimit'), { integer: true, min: 1 });
       const backendRaw = flagText(flags, 'backend');
       const backend = backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES);
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Wall time of a whole sweep from nothing (victim training, transfer sets, every cell, merge,
+# plots) for one or more --jobs values, measured one after the other in the same session, each
+# with its own empty output and cache folders. With several values it prints the speed-up of
+# each against the first and checks that all of them wrote the same sweep.csv (timing and
+# version columns excluded): parallelism must never change a number.
+#
+#   bash bench/sweep-time.sh configs/quick.yaml 1 2     # issue 5's --jobs 1 vs --jobs 2
+#   bash bench/sweep-time.sh configs/mnist.yaml 2
+#   SUBSTITUTE=emnist-letters:fashion-mnist bash bench/sweep-time.sh configs/mnist.yaml 2
+#
+# SUBSTITUTE=from:to swaps a query pool that this machine cannot fetch for one of the same image
+# shape, which costs exactly the same (same budgets, same image size, same training): the shipped
+# configs use EMNIST-letters, the paper's pool, and this machine has no network for it.
+# Everything lands under OUT (default results/bench/sweep-time/<config name>); an existing run
+# folder there is deleted first. Keep the machine otherwise idle while it runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 2 ]; then
+  echo "usage: bash bench/sweep-time.sh CONFIG JOBS [JOBS...]   (e.g. configs/quick.yaml 1 2)" >&2
+  exit 2
+fi
+CONFIG=$1
+shift
+if [ ! -f "$CONFIG" ]; then
+  echo "sweep-time: no config at $CONFIG" >&2
+  exit 2
+fi
+NAME=$(basename "$CONFIG" .yaml)
+OUT=${OUT:-results/bench/sweep-time/$NAME}
+mkdir -p "$OUT"
+
+RUN_CONFIG=$CONFIG
+if [ -n "${SUBSTITUTE:-}" ]; then
+  from=${SUBSTITUTE%%:*}
+  to=${SUBSTITUTE#*:}
+  RUN_CONFIG="$OUT/$NAME-$to.yaml"
+  sed "s/queryset: $from\\b/queryset: $to/g" "$CONFIG" > "$RUN_CONFIG"
+  if cmp -s "$CONFIG" "$RUN_CONFIG"; then
+    echo "sweep-time: $CONFIG has no 'queryset: $from' to substitute" >&2
+    exit 2
+  fi
+  echo "sweep-time: running $RUN_CONFIG ($CONFIG with queryset $from → $to)" >&2
+fi
+
+for jobs in "$@"; do
+  dir="$OUT/jobs-$jobs"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  echo "sweep-time: $NAME with --jobs $jobs started $(date -u +%H:%M:%S)" >&2
+  start=$(date +%s.%N)
+  node bin/poison sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet > "$dir/log.txt" 2>&1 \
+    || { echo "sweep-time: the run with --jobs $jobs failed, see $dir/log.txt" >&2; exit 1; }
+  end=$(date +%s.%N)
+  awk "BEGIN { printf \"%.1f\\n\", $end - $start }" > "$dir/wall-seconds.txt"
+  echo "sweep-time: $NAME with --jobs $jobs took $(cat "$dir/wall-seconds.txt") s" >&2
+done
+
+node --input-type=module - "$OUT" "$@" <<'JS'
+import { readFileSync } from 'node:fs';
+import { VOLATILE_COLUMNS } from './dist/src/sweep/sweep-csv.js';
+const [out, ...jobsValues] = process.argv.slice(2);
+// sweep.csv has no quoted newlines: a plain split is enough to compare files cell by cell.
+const stable = (file) => {
+  const rows = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const header = rows[0].split(',');
+  const keep = header.map((h, i) => (VOLATILE_COLUMNS.includes(h) ? -1 : i)).filter((i) => i >= 0);
+  return rows.map((r) => { const c = r.split(','); return keep.map((i) => c[i]).join(','); }).join('\n');
+};
+const runs = jobsValues.map((jobs) => ({
+  jobs,
+  seconds: Number(readFileSync(`${out}/jobs-${jobs}/wall-seconds.txt`, 'utf8')),
+  csv: stable(`${out}/jobs-${jobs}/sweep/sweep.csv`),
+  cells: readFileSync(`${out}/jobs-${jobs}/sweep/sweep.csv`, 'utf8').trimEnd().split('\n').length - 1,
+}));
+const first = runs[0];
+for (const r of runs) {
+  const min = (r.seconds / 60).toFixed(1);
+  const ratio = r === first ? '' : `  speed-up vs --jobs ${first.jobs}: ${(first.seconds / r.seconds).toFixed(2)}x`;
+  const same = r === first ? '' : r.csv === first.csv ? '  sweep.csv identical' : '  sweep.csv DIFFERS';
+  console.log(`--jobs ${r.jobs}: ${r.seconds.toFixed(0)} s (${min} min), ${r.cells} cells${ratio}${same}`);
+}
+if (runs.some((r) => r.csv !== first.csv)) process.exitCode = 1;
+JS
