@@ -13,7 +13,10 @@
 # shape, which costs exactly the same (same budgets, same image size, same training): the shipped
 # configs use EMNIST-letters, the paper's pool, and this machine has no network for it.
 # Everything lands under OUT (default results/bench/sweep-time/<config name>); an existing run
-# folder there is deleted first. Keep the machine otherwise idle while it runs.
+# folder there is deleted first, unless RESUME=1: then the sweep resumes in it (a run longer
+# than one sitting, stopped with `kill -- -PGID`: the killed segment's seconds are appended to
+# segments.txt by the trap below) and the wall time is the sum of the segments. Keep the machine
+# otherwise idle while it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,15 +49,19 @@ fi
 
 for jobs in "$@"; do
   dir="$OUT/jobs-$jobs"
-  rm -rf "$dir"
+  if [ "${RESUME:-0}" != 1 ]; then rm -rf "$dir"; fi
   mkdir -p "$dir"
   echo "sweep-time: $NAME with --jobs $jobs started $(date -u +%H:%M:%S)" >&2
   start=$(date +%s.%N)
-  node bin/poison sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet > "$dir/log.txt" 2>&1 \
+  # A segment stopped by a signal still counts: its seconds go to segments.txt, marked as such.
+  trap 'awk "BEGIN { printf \"%.1f killed\\n\", $(date +%s.%N) - $start }" >> "$dir/segments.txt"; exit 130' INT TERM
+  node bin/poison sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
     || { echo "sweep-time: the run with --jobs $jobs failed, see $dir/log.txt" >&2; exit 1; }
+  trap - INT TERM
   end=$(date +%s.%N)
-  awk "BEGIN { printf \"%.1f\\n\", $end - $start }" > "$dir/wall-seconds.txt"
-  echo "sweep-time: $NAME with --jobs $jobs took $(cat "$dir/wall-seconds.txt") s" >&2
+  awk "BEGIN { printf \"%.1f\\n\", $end - $start }" >> "$dir/segments.txt"
+  awk '{ total += $1 } END { printf "%.1f\n", total }' "$dir/segments.txt" > "$dir/wall-seconds.txt"
+  echo "sweep-time: $NAME with --jobs $jobs took $(cat "$dir/wall-seconds.txt") s ($(wc -l < "$dir/segments.txt") segment(s))" >&2
 done
 
 node --input-type=module - "$OUT" "$@" <<'JS'
