@@ -161,11 +161,8 @@ async function benchDefenses(): Promise<void> {
       `${describeDefense(s.spec).padEnd(72)} ${(1 / best[i]!).toFixed(0).padStart(6)} queries/s  cost ${cost.toFixed(2)}x none${targets[key] ?? ''}${vsClosed}${queries}`,
     );
   });
-  await defenseOnlyCosts(
-    victim,
-    x,
-    setups.flatMap((s) => (s.spec.name === 'mad' || s.spec.name === 'mad-argmax' ? [{ ...s, spec: s.spec }] : [])),
-  );
+  const isMad = (s: Setup): s is Setup & { spec: MadSpec } => s.spec.name === 'mad' || s.spec.name === 'mad-argmax';
+  await defenseOnlyCosts(victim, x, setups.filter(isMad));
   for (const s of setups) {
     if (s.input !== x) s.input.dispose();
     s.defense.dispose();

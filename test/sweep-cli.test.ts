@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'csv-stringify/sync';
 import { VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
+import { parseCsvRows, splitCsvLine } from './helpers/csv.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -76,7 +77,7 @@ async function cellCount(out: string): Promise<number> {
 
 /** The CSV without the columns that hold timings, versions or the machine, as CSV text. */
 function stable(csv: string): string {
-  const rows = csv.trimEnd().split('\n').map(splitCsvLine);
+  const rows = parseCsvRows(csv);
   const keep = rows[0]!.map((name, i) => ((VOLATILE_COLUMNS as readonly string[]).includes(name) ? -1 : i)).filter((i) => i >= 0);
   return stringify(rows.map((r) => keep.map((i) => r[i] ?? '')), { record_delimiter: 'unix' });
 }
@@ -100,28 +101,6 @@ function assertSameCsv(actual: string, expected: string, message: string): void 
       .join('\n');
   };
   assert.equal(mask(actual), mask(expected), message);
-}
-
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(field);
-      field = '';
-    } else field += ch;
-  }
-  out.push(field);
-  return out;
 }
 
 before(async () => {

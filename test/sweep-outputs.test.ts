@@ -15,35 +15,7 @@ import { CSV_COLUMNS, sweepCsv } from '../src/sweep/sweep-csv.js';
 import { aggregate } from '../src/sweep/aggregate.js';
 import { lowestAttacker, sweepSummary } from '../src/sweep/summary.js';
 import { panelSpec, renderSvg } from '../src/sweep/plots.js';
-
-/** RFC 4180 rows (quoted fields may hold commas and doubled quotes) → objects by header. */
-function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += ch;
-  }
-  const [header, ...body] = rows;
-  return body.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i] ?? ''])));
-}
+import { parseCsvRecords } from './helpers/csv.js';
 
 const CONFIG = `
 victim:
@@ -116,7 +88,7 @@ test('error amplification = (1 − acc) / (1 − acc undefended) of the same att
 test('sweep.csv: fixed columns, one row per cell, deterministic order whatever the input order', () => {
   const csv = sweepCsv(rowsOf(cells));
   assert.equal(csv, sweepCsv(rowsOf([...cells].reverse())));
-  const table = parseCsv(csv);
+  const table = parseCsvRecords(csv);
   assert.deepEqual(csv.split('\n')[0]!.split(','), [...CSV_COLUMNS]);
   assert.equal(table.length, cells.length);
   // Seed 1 first, then seed 2; within a seed: none, then mad by ε, then top-k.
