@@ -7,6 +7,7 @@
 #   ATTACKS=knockoff bash bench/attack-table.sh
 #   JOBS=2 bash bench/attack-table.sh          # two runs at a time (never more on 2 cores)
 #   DEFENSES="none mad-0.5" ATTACKS=jbda bash bench/attack-table.sh
+#   DEFENSES="mad-argmax-2.0" ATTACKS=knockoff bash bench/attack-table.sh   # not in the default list
 #   TABLE_ONLY=1 bash bench/attack-table.sh     # print the table of finished runs
 #
 # Knockoff: Fashion-MNIST train split as the query pool (the data layer finds Debian's
@@ -35,6 +36,7 @@ defense_flags() {
     mad-0.5) echo "--defense mad --eps 0.5" ;;
     mad-1.0) echo "--defense mad --eps 1.0" ;;
     mad-argmax-1.0) echo "--defense mad-argmax --eps 1.0" ;;
+    mad-argmax-2.0) echo "--defense mad-argmax --eps 2.0" ;;
     reverse-sigmoid-0.5) echo "--defense reverse-sigmoid --beta 0.5 --gamma 0.2" ;;
     argmax) echo "--defense argmax" ;;
     *) echo "attack-table: unknown defense label '$1'" >&2; exit 2 ;;
