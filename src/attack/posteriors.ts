@@ -8,6 +8,7 @@ import type { ImageSet, InputSpec } from '../data/types.js';
 import type { Defense } from '../defenses/types.js';
 import { inferencePosterior } from '../defenses/forward.js';
 import { rowLength, sideTensor, type SideRows } from './side-rows.js';
+import { victimShape } from '../blackbox/victim.js';
 
 export const ROWS_PER_BATCH = 256;
 
@@ -26,9 +27,12 @@ function* batches(selection: ImageSelection): Generator<{ at: number; end: numbe
   }
 }
 
-/** y = softmax(F_V(x)) of the selected images. */
+/**
+ * y = softmax(F_V(x)) of the selected images, one row of the model's K outputs each (a query
+ * pool may have another class count than the model, e.g. EMNIST-letters' 26).
+ */
 export async function cleanRows(victim: tf.LayersModel, set: ImageSet, selection: ImageSelection, input: InputSpec): Promise<Float32Array> {
-  const K = set.numClasses;
+  const K = victimShape(victim).numClasses;
   const out = new Float32Array(selectionSize(selection) * K);
   for (const b of batches(selection)) {
     const y = tf.tidy(() => inferencePosterior(victim, toModelInput(set, b.select, input)));
