@@ -79,7 +79,13 @@ const badInputs: { name: string; args: () => string[]; code: number; says: RegEx
     code: 2,
     says: /--attacker-arch cnn-small cannot take the victim's 28×28×1 input/,
   },
-  { name: 'knockoff without a pool', args: () => ['--victim', victim, '--attack', 'knockoff'], code: 2, says: /needs --queryset/ },
+  {
+    name: 'default pool too small for the budget',
+    args: () => ['--victim', victim, '--attack', 'knockoff', '--budget', '10001'],
+    code: 2,
+    says: /--budget 10001 is larger than the query pool fashion-mnist\/test \(10000 images\)/,
+  },
+  { name: 'victim that is a file', args: () => ['--victim', path.join(victim, PARAMS_FILE), '--attack', 'jbda'], code: 2, says: /is not a model directory written by `poison train` \(it is a file\)/ },
   { name: 'victim directory without a model', args: () => ['--victim', root, '--attack', 'jbda'], code: 2, says: /no params\.json/ },
   { name: 'defense flag of another defense', args: () => ['--victim', victim, '--attack', 'jbda', '--eps', '0.5'], code: 2, says: /--eps does not apply to defense 'none'/ },
   { name: 'budget that is not a number', args: () => ['--victim', victim, '--attack', 'jbda', '--budget', '100,lots'], code: 2, says: /--budget must be a number/ },
@@ -134,6 +140,8 @@ test('a run killed during training leaves no result and reruns cleanly', async (
 
   const rerun = spawnSync(process.execPath, [...args, '--quiet'], { cwd: root, encoding: 'utf8' });
   assert.equal(rerun.status, 0, rerun.stderr);
+  // The rerun removed the killed run's temporary folder (its pid is gone): nothing lasts.
+  assert.deepEqual(await fs.readdir(parent), ['run']);
   const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as { runs: { queries: number }[] };
   assert.equal(result.runs[0]!.queries, 400);
   assert.match(rerun.stdout, /knockoff B=400 vs none: attacker/);

@@ -59,10 +59,15 @@ test("reverse sigmoid's default γ follows the victim's dataset (SPEC)", () => {
   assert.equal(defaultGamma('cifar10'), 0.1);
 });
 
+test("MAD's ε defaults to 0.5 (so a bare `poison attack --defense mad` runs); other parameters stay as given", () => {
+  assert.deepEqual(parseDefenseSpec('mad', {}, {}), { name: 'mad', eps: 0.5, ydist: 'l1', jacobian: 'closed', ablation: 'none', surrogate: null });
+  assert.equal((parseDefenseSpec('mad-argmax', {}, {}) as { eps: number }).eps, 0.5);
+  assert.equal((parseDefenseSpec('mad', { eps: '1.5' }, {}) as { eps: number }).eps, 1.5);
+});
+
 test('bad parameters: a UsageError naming the parameter and its range', () => {
   const cases: { defense: string | undefined; flags: Record<string, string>; ctx?: { numClasses?: number }; mentions: RegExp }[] = [
     { defense: 'madd', flags: {}, mentions: /--defense.*'madd'.*mad-argmax/ },
-    { defense: 'mad', flags: {}, mentions: /defense 'mad' needs --eps/ },
     { defense: 'mad', flags: { eps: 'abc' }, mentions: /--eps must be a number, got 'abc'/ },
     { defense: 'mad', flags: { eps: '-0.1' }, mentions: /--eps must be ≥ 0, got -0.1/ },
     { defense: 'mad', flags: { eps: '0.5', ydist: 'l3' }, mentions: /--ydist.*'l3'.*l1, l2/ },

@@ -108,7 +108,7 @@ test('bad input to poison eval: one line on stderr, the right exit code, nothing
 
   const cases: { args: string[]; code: number; mentions: RegExp }[] = [
     { args: ['--defense', 'madd'], code: 2, mentions: /--defense: unknown value 'madd'/ },
-    { args: ['--defense', 'mad'], code: 2, mentions: /defense 'mad' needs --eps/ },
+    { args: ['--defense', 'mad-argmax', '--eps', 'x'], code: 2, mentions: /--eps must be a number, got 'x'/ },
     { args: ['--defense', 'mad', '--eps', 'half'], code: 2, mentions: /--eps must be a number, got 'half'/ },
     { args: ['--defense', 'mad', '--eps', '-1'], code: 2, mentions: /--eps must be ≥ 0/ },
     { args: ['--defense', 'mad', '--eps', '0.5', '--beta', '0.3'], code: 2, mentions: /--beta does not apply to defense 'mad'/ },

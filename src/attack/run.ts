@@ -17,8 +17,8 @@ import type { ImageSet } from '../data/types.js';
 import { UsageError } from '../errors.js';
 import { engineInfo, initEngine } from '../engine/backend.js';
 import { loadSavedModel, PARAMS_FILE, saveModel, WEIGHTS_FILE, type ModelParams } from '../models/io.js';
-import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { checkOutputDir } from '../util/outdir.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { reserveOutputDir, type OutputReservation } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { attackDefinition } from '../attacks/registry.js';
@@ -58,21 +58,29 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
   const startedAt = new Date();
   const started = performance.now();
   checkBudgets(spec);
-  await checkOutputDir(spec.out, spec.force);
   const baseline = spec.baseline ? await readBaseline(spec.baseline, spec) : null;
-  await initEngine(spec.backend ? { backend: spec.backend } : {});
-  const { model: victim, params } = await loadSavedModel(spec.victim);
-  hooks.onVictimLoaded?.(victim);
+  // Claimed before any work: an unusable --out fails now, not after the attackers trained.
+  const output = await reserveOutputDir(spec.out, spec.force);
+  let victim: tf.LayersModel | null = null;
   let defense: Defense | null = null;
+  let committed = false;
   try {
+    await initEngine(spec.backend ? { backend: spec.backend } : {});
+    const loaded = await loadSavedModel(spec.victim);
+    victim = loaded.model;
+    const params = loaded.params;
+    hooks.onVictimLoaded?.(victim);
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
     defense = await createAttackDefense(spec.defense, params, spec.seed);
     const run = await prepare(spec, params, victimWeights);
-    return await execute(spec, run, victim, defense, baseline, hooks, startedAt, started);
+    const result = await execute(spec, run, victim, defense, baseline, output, hooks, startedAt, started);
+    committed = true;
+    return result;
   } finally {
     defense?.dispose();
-    victim.dispose();
+    victim?.dispose();
+    if (!committed) await output.abandon();
   }
 }
 
@@ -237,6 +245,7 @@ async function execute(
   victimModel: tf.LayersModel,
   defense: Defense,
   baseline: Baseline | null,
+  output: OutputReservation,
   hooks: RunAttackHooks,
   startedAt: Date,
   started: number,
@@ -245,7 +254,7 @@ async function execute(
   const { params } = run;
   const K = params.numClasses;
   let result: AttackResult | undefined;
-  await writeDirAtomic(spec.out, async (dir) => {
+  await output.commit(async (dir) => {
     const evalStart = performance.now();
     const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defense);
     const evalSeconds = (performance.now() - evalStart) / 1000;

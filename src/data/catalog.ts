@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import { normalisationFor } from './normalisation.js';
-import { DATASET_NAMES, type DatasetInfo, type DatasetName, type NormalisationFamily } from './types.js';
+import { DATASET_NAMES, type DatasetInfo, type DatasetName, type NormalisationFamily, type Split } from './types.js';
 
 interface CatalogEntry {
   numClasses: number;
@@ -64,6 +64,29 @@ const CATALOG: Record<DatasetName, CatalogEntry> = {
     howToGet: ['poison data fetch emnist-letters'],
   },
 };
+
+/**
+ * The query pool a knockoff attack draws from when none is named, per victim dataset: images of
+ * another distribution with the same shape. MNIST's is Fashion-MNIST's test split, which poison
+ * ships (datasets/fashion-mnist/), so a bare `poison attack` needs no download; the paper's
+ * EMNIST-letters pool is one `--queryset emnist-letters` away. CIFAR-10's is CIFAR-100 (the paper's).
+ */
+const DEFAULT_QUERY_POOLS: Record<DatasetName, { dataset: DatasetName; split: Split }> = {
+  mnist: { dataset: 'fashion-mnist', split: 'test' },
+  'fashion-mnist': { dataset: 'mnist', split: 'train' },
+  'emnist-letters': { dataset: 'fashion-mnist', split: 'test' },
+  cifar10: { dataset: 'cifar100', split: 'train' },
+  cifar100: { dataset: 'cifar10', split: 'train' },
+};
+
+export function defaultQueryPool(victimDataset: DatasetName): { dataset: DatasetName; split: Split } {
+  return { ...DEFAULT_QUERY_POOLS[victimDataset] };
+}
+
+/** "mnist → fashion-mnist/test, …", for --help. */
+export function describeDefaultQueryPools(): string {
+  return DATASET_NAMES.map((d) => `${d} → ${DEFAULT_QUERY_POOLS[d].dataset}/${DEFAULT_QUERY_POOLS[d].split}`).join(', ');
+}
 
 export function parseDatasetName(raw: string): DatasetName {
   if ((DATASET_NAMES as readonly string[]).includes(raw)) return raw as DatasetName;

@@ -3,7 +3,7 @@
  * go to a temporary sibling while being hashed; only a full-length body with the pinned SHA-256
  * is renamed into place; on any failure the temporary file is deleted.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeFailure } from '../errors.js';
+import { makeDirs, temporaryName } from '../util/safe-fs.js';
 
 export interface DownloadExpectation {
   sha256: string;
@@ -34,8 +35,8 @@ export async function downloadVerified(
   opts: DownloadOptions = {},
 ): Promise<void> {
   const dir = path.dirname(target);
-  await fs.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await makeDirs(dir, 'download folder');
+  const tmp = temporaryName(target);
   const name = path.basename(target);
   try {
     const response = await request(url, opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);

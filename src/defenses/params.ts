@@ -26,10 +26,16 @@ export interface DefenseFlag {
 }
 
 const MAD_BOTH = ['mad', 'mad-argmax'] as const;
+/**
+ * MAD's ε when none is given, so a bare `poison attack --defense mad` runs: 0.5 (L1), the middle
+ * of the paper's MNIST sweep, where MAD already lowers a knockoff attacker while the victim's
+ * top-1 mostly stands.
+ */
+export const DEFAULT_MAD_EPS = 0.5;
 
 /** Every defense parameter, in the order help lists them. */
 export const DEFENSE_FLAGS: readonly DefenseFlag[] = [
-  { key: 'eps', syntax: '--eps <x>', defenses: MAD_BOTH, help: 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (required)' },
+  { key: 'eps', syntax: '--eps <x>', defenses: MAD_BOTH, help: `mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default ${DEFAULT_MAD_EPS})` },
   { key: 'ydist', syntax: '--ydist <norm>', defenses: MAD_BOTH, help: 'mad, mad-argmax: norm of the budget, l1 | l2 (default l1)' },
   {
     key: 'jacobian',
@@ -147,18 +153,14 @@ export function parseDefenseSpec(
       break;
     case 'mad':
     case 'mad-argmax':
-      spec = parseMad(name, flags, required);
+      spec = parseMad(name, flags);
       break;
   }
   if (context.numClasses !== undefined) checkDefenseForClasses(spec, context.numClasses);
   return spec;
 }
 
-function parseMad(
-  name: 'mad' | 'mad-argmax',
-  flags: DefenseFlagValues,
-  required: (key: string, what: string) => string,
-): MadSpec {
+function parseMad(name: 'mad' | 'mad-argmax', flags: DefenseFlagValues): MadSpec {
   const ablation = parseChoice('--ablation', text(flags.ablation) ?? 'none', MAD_ABLATIONS);
   if (ablation !== 'none') {
     // The ablations replace the surrogate's geometry: a surrogate or Jacobian mode would be ignored.
@@ -172,7 +174,7 @@ function parseMad(
   if (surrogate !== undefined && surrogate.trim() === '') throw new UsageError('--surrogate needs a directory, got an empty string');
   return {
     name,
-    eps: parseNumber('--eps', required('eps', 'a number ≥ 0'), { min: 0 }),
+    eps: parseNumber('--eps', text(flags.eps) ?? String(DEFAULT_MAD_EPS), { min: 0 }),
     ydist: parseChoice('--ydist', text(flags.ydist) ?? 'l1', NORMS),
     jacobian: parseChoice('--jacobian', text(flags.jacobian) ?? 'closed', JACOBIAN_MODES),
     ablation,

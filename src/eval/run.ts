@@ -5,6 +5,7 @@
  * directory. Nothing is written unless the whole evaluation succeeded.
  */
 import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { RuntimeFailure } from '../errors.js';
 import { initEngine, type BackendName } from '../engine/backend.js';
 import { loadImageSet } from '../data/load.js';
@@ -13,7 +14,7 @@ import { createDefense } from '../defenses/registry.js';
 import { describeDefense, type DefenseSpec } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { checkOutputDir } from '../util/outdir.js';
+import { reserveOutputDir } from '../util/outdir.js';
 import { startProgress } from '../util/progress.js';
 import { provenance, type Provenance } from '../util/provenance.js';
 import { measureDefenderUtility, type DefenderUtility } from './utility.js';
@@ -59,11 +60,16 @@ export interface EvalReport {
 
 export async function runEval(spec: EvalSpec): Promise<EvalReport> {
   const startedAt = new Date();
-  await checkOutputDir(spec.out, spec.force);
-  const engine = await initEngine(spec.backend ? { backend: spec.backend } : {});
-  const { model, params } = await loadSavedModel(spec.victim);
+  // Claimed before any work: an unusable --out fails now; the claim goes if the evaluation fails.
+  const output = await reserveOutputDir(spec.out, spec.force);
+  let model: tf.LayersModel | null = null;
   let defense: Defense | null = null;
+  let committed = false;
   try {
+    const engine = await initEngine(spec.backend ? { backend: spec.backend } : {});
+    const loaded = await loadSavedModel(spec.victim);
+    model = loaded.model;
+    const params = loaded.params;
     defense = await createDefense(spec.defense, {
       numClasses: params.numClasses,
       inputShape: [params.input.height, params.input.width, params.input.channels],
@@ -77,7 +83,7 @@ export async function runEval(spec: EvalSpec): Promise<EvalReport> {
     const bar = startProgress({ label: `eval ${spec.defense.name}`, total: test.count, fields: ['queries/s'], quiet: spec.quiet });
     let results: DefenderUtility;
     try {
-      results = await measureDefenderUtility(model, defense, test, params.input, {
+      results = await measureDefenderUtility(loaded.model, defense, test, params.input, {
         batchSize: spec.batchSize,
         onProgress: (done, qps) => bar.update(done, { 'queries/s': qps.toFixed(0) }),
       });
@@ -103,10 +109,12 @@ export async function runEval(spec: EvalSpec): Promise<EvalReport> {
       provenance: provenance(engine, startedAt),
       finishedAt: new Date().toISOString(),
     };
-    await writeJsonAtomic(path.join(spec.out, EVAL_FILE), report);
+    await output.commit((dir) => writeJsonAtomic(path.join(dir, EVAL_FILE), report));
+    committed = true;
     return report;
   } finally {
     defense?.dispose();
-    model.dispose();
+    model?.dispose();
+    if (!committed) await output.abandon();
   }
 }

@@ -10,6 +10,7 @@ import { RuntimeFailure, UsageError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import type { ArchName } from './types.js';
 import type { DatasetName, InputSpec } from '../data/types.js';
+import { describeFsError, makeDirs } from '../util/safe-fs.js';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -27,7 +28,7 @@ export interface ModelParams {
 }
 
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirs(dir, 'model folder');
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData;
@@ -56,7 +57,7 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
     json = JSON.parse(await fs.readFile(modelPath, 'utf8')) as typeof json;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new UsageError(`${dir} holds no saved model (no ${MODEL_FILE}): train one with \`poison train --out ${dir}\``);
     }
     throw new RuntimeFailure(`${modelPath} is not a readable model file: ${(err as Error).message}`);
@@ -87,14 +88,21 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 
 export async function readParams(dir: string): Promise<ModelParams> {
   const p = path.join(dir, PARAMS_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(p, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(`${dir} is not a model directory written by \`poison train\` (${code === 'ENOTDIR' ? 'it is a file' : `no ${PARAMS_FILE} there`}): pass the folder that \`poison train --out\` wrote`);
+    }
+    throw new RuntimeFailure(`${p} cannot be read: ${describeFsError(err)}`);
+  }
   let params: ModelParams;
   try {
-    params = JSON.parse(await fs.readFile(p, 'utf8')) as ModelParams;
+    params = JSON.parse(text) as ModelParams;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UsageError(`${dir} has no ${PARAMS_FILE}: it is not a model directory written by \`poison train\``);
-    }
-    throw new RuntimeFailure(`${p} is not valid JSON: ${(err as Error).message}`);
+    throw new RuntimeFailure(`${p} is not valid JSON (${(err as Error).message}): the model directory is damaged, train it again`);
   }
   for (const key of ['arch', 'dataset', 'numClasses', 'input'] as const) {
     if (params[key] === undefined) throw new RuntimeFailure(`${p} lacks '${key}': the model directory is damaged`);

@@ -8,7 +8,8 @@
 import * as path from 'node:path';
 import { datasetInfo } from '../data/catalog.js';
 import type { DefenseSpec } from '../defenses/spec.js';
-import { writeDirAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { writeDirAtomic } from '../util/outdir.js';
 import { installedVersion } from '../util/package-info.js';
 import { Rng } from '../util/rng.js';
 import { canonicalJson } from './canonical-json.js';

@@ -12,6 +12,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeDirs, processAlive } from '../util/safe-fs.js';
 
 export interface LockHolder {
   host: string;
@@ -41,7 +42,7 @@ export class FileLock {
 
   /** The lock, or the live holder that has it. */
   static async tryAcquire(file: string, opts: LockOptions = {}): Promise<FileLock | LockHolder> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    await makeDirs(path.dirname(file));
     const me: LockHolder = { host: os.hostname(), pid: process.pid, since: new Date().toISOString() };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -112,14 +113,5 @@ async function isStale(file: string, holder: LockHolder | null, staleMs: number)
     return Date.now() - st.mtimeMs > staleMs;
   } catch {
     return false;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -18,6 +18,7 @@ import { buildRows } from './rows.js';
 import { CSV_FILE, sweepCsv } from './sweep-csv.js';
 import { SUMMARY_FILE, sweepSummary } from './summary.js';
 import { describeVictim } from './victim-identity.js';
+import { makeDirs } from '../util/safe-fs.js';
 
 export interface FinishedCells {
   records: Map<string, CellRecord>;
@@ -64,7 +65,7 @@ export async function mergeSweep(plan: SweepPlan): Promise<MergeReport> {
   const summaryFile = path.join(plan.out, SUMMARY_FILE);
   const plotsDir = path.join(plan.out, PLOTS_DIR);
   const svgs = await Promise.all(panels.map(async (p) => ({ name: plotFileName(p), svg: await renderSvg(panelSpec(p)) })));
-  await fs.mkdir(plan.out, { recursive: true });
+  await makeDirs(plan.out, 'sweep output');
   await writeFileAtomic(csvFile, sweepCsv(rows));
   await writeFileAtomic(
     summaryFile,

@@ -13,7 +13,10 @@ import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
 import { startProgress } from '../util/progress.js';
 import type { Cell } from './cell.js';
-import { cellPath, writeCell } from './cell-store.js';
+import { CELLS_DIR, cellPath, writeCell } from './cell-store.js';
+import { ensureSweepData } from './data-check.js';
+import { OUTPUT_PROBE_MS } from '../util/outdir.js';
+import { proveWritableDir, removeStaleTemporaries, withDeadline } from '../util/safe-fs.js';
 import { describeCell, finishedLine } from './cell-line.js';
 import { dryRunListing } from './dry-run.js';
 import { mergeSweep, readFinishedCells, type MergeReport } from './merge.js';
@@ -54,16 +57,30 @@ export async function sweep(req: SweepRequest): Promise<void> {
     printMerge(await mergeSweep(plan), plan);
     return;
   }
-  await claimSweepDir(plan.out, state, {
+  const log = (line: string): void => {
+    if (!req.quiet) warn(line);
+  };
+  // The output location is proven usable (bounded in time) before the data is checked or
+  // fetched, and the data before anything is claimed or trained.
+  const undoProbe = await withDeadline(proveWritableDir(plan.out, 'sweep output directory'), OUTPUT_PROBE_MS, `sweep output directory ${plan.out}`);
+  const runner = runnerKindFromEnv();
+  try {
+    // The fake runner (a test double) reads no data.
+    if (runner === 'real') await ensureSweepData(plan, log);
+  } catch (err) {
+    await undoProbe();
+    throw err;
+  }
+  await withDeadline(claimSweepDir(plan.out, state, {
     fingerprint: plan.fingerprint,
     name: plan.config.name,
     config: req.file,
     victim: plan.victim.identity,
-  });
-  const log = (line: string): void => {
-    if (!req.quiet) warn(line);
-  };
-  const pool = new WorkerPool(req.jobs, { runner: runnerKindFromEnv(), backend: plan.backend, quiet: req.quiet });
+  }), OUTPUT_PROBE_MS, `sweep output directory ${plan.out}`);
+  for (const dir of [plan.out, path.join(plan.out, CELLS_DIR), path.join(plan.out, 'runs'), path.join(plan.out, 'plots')]) {
+    await removeStaleTemporaries(dir);
+  }
+  const pool = new WorkerPool(req.jobs, { runner, backend: plan.backend, quiet: req.quiet });
   const gate = new FileGate(plan.out);
   const stopOnSignal = (signal: NodeJS.Signals): void => {
     // Synchronous on purpose: the process is going away. Locks go first so a rerun need not wait.

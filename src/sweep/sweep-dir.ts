@@ -12,6 +12,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import type { VictimIdentity } from './cell.js';
 import { describeVictim } from './victim-identity.js';
 import { nearestExistingAncestor } from '../util/outdir.js';
+import { makeDirs } from '../util/safe-fs.js';
 
 export const SWEEP_FILE = 'sweep.json';
 export const SWEEP_FORMAT = 'poison-sweep/1';
@@ -91,7 +92,7 @@ export async function claimSweepDir(
   if (state.kind === 'replace') {
     for (const entry of OWNED_ENTRIES) await fs.rm(path.join(out, entry), { recursive: true, force: true });
   }
-  await fs.mkdir(out, { recursive: true });
+  await makeDirs(out, 'sweep output');
   if (state.kind !== 'resume') {
     const record: SweepFile = { format: SWEEP_FORMAT, ...file, createdAt: new Date().toISOString(), createdOn: os.hostname() };
     await writeJsonAtomic(path.join(out, SWEEP_FILE), record);

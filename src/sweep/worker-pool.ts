@@ -47,11 +47,22 @@ class Worker {
       this.pending = null;
       p?.reject(err);
     });
-    this.ready = this.call({ type: 'init', runner: init.runner, backend: init.backend, quiet: init.quiet }).then(() => undefined);
+    // A worker that fails its start-up (a backend that cannot load, say) reports that error to
+    // every request and is retired, never asked to run a cell it was not set up for.
+    this.ready = this.call({ type: 'init', runner: init.runner, backend: init.backend, quiet: init.quiet }).then((reply) => {
+      if (reply.type === 'error') {
+        this.initFailed = true;
+        this.kill();
+        throw deserializeError(reply.error);
+      }
+    });
+    this.ready.catch(() => undefined);
   }
 
+  private initFailed = false;
+
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.initFailed;
   }
 
   get pid(): number | undefined {

@@ -15,8 +15,8 @@ import type { ArchName } from '../models/types.js';
 import { PARAMS_FILE, saveModel, type ModelParams } from '../models/io.js';
 import { accuracyOf, trainClassifier, type BatchSource, type EpochReport, type TrainSettings } from './loop.js';
 import { Rng } from '../util/rng.js';
-import { writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { checkOutputDir } from '../util/outdir.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { reserveOutputDir } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 import { startProgress } from '../util/progress.js';
 
@@ -65,7 +65,8 @@ export function victimInputSpec(dataset: DatasetName): InputSpec {
 
 export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimResult> {
   const startedAt = new Date();
-  await checkOutputDir(spec.out, spec.force);
+  // Claimed before any work: an unusable --out fails now, and the exit hook removes the claim if training fails.
+  const output = await reserveOutputDir(spec.out, spec.force);
   const engine = await initEngine(spec.backend ? { backend: spec.backend } : {});
   const train = await loadImageSet(spec.dataset, 'train', { dataDir: spec.dataDir, limit: spec.limit });
   const test = await loadImageSet(spec.dataset, 'test', { dataDir: spec.dataDir });
@@ -140,7 +141,7 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
     },
     provenance: provenance(engine, startedAt),
   };
-  await writeDirAtomic(spec.out, async (dir) => {
+  await output.commit(async (dir) => {
     await saveModel(model, dir);
     await writeFileAtomic(
       path.join(dir, TRAIN_LOG_FILE),

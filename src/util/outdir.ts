@@ -1,13 +1,101 @@
-import { promises as fs } from 'node:fs';
+import { rmSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeFailure, UsageError } from '../errors.js';
+import { describeFsError, makeDirs, removeEmptyDirs, removeStaleTemporaries, temporaryName, withDeadline } from './safe-fs.js';
+
+/** How long proving an output location may take before it is called unusable. */
+export const OUTPUT_PROBE_MS = 30_000;
 
 /**
- * Checked before any work starts: an output directory that already holds files is refused
- * unless `force` (so one run never silently mixes with or clobbers another), and a location
- * that cannot be written is reported before hours of training, not after.
+ * An output directory claimed before any work starts: its temporary sibling exists already, so
+ * a location that cannot hold files is reported at once, not after hours of training. The
+ * results are written into `tmp` and moved into place by `commit` in one rename.
  */
-export async function checkOutputDir(dir: string, force: boolean, flag = '--out'): Promise<void> {
+export interface OutputReservation {
+  readonly target: string;
+  readonly tmp: string;
+  /** Fill the temporary folder, then move it into place (replacing `target`); on failure nothing is left. */
+  commit(fill: (dir: string) => Promise<void>): Promise<void>;
+  /** Give the reservation up: the temporary folder (and the parents it created) go. */
+  abandon(): Promise<void>;
+}
+
+/** Reservations not yet committed or abandoned: removed when the process exits, whatever ends it. */
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+function track(tmp: string): void {
+  live.add(tmp);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const dir of live) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * Checks `dir` (an existing one that holds files is refused unless `force`, so one run never
+ * silently mixes with or clobbers another), removes temporaries of killed runs beside it, and
+ * creates the temporary sibling the results will be built in; all within OUTPUT_PROBE_MS.
+ */
+export async function reserveOutputDir(dir: string, force: boolean, flag = '--out'): Promise<OutputReservation> {
+  const target = path.resolve(dir);
+  return withDeadline(reserve(target, force, flag), OUTPUT_PROBE_MS, `${flag} ${dir}`);
+}
+
+async function reserve(target: string, force: boolean, flag: string): Promise<OutputReservation> {
+  await checkOutputDir(target, force, flag);
+  const parent = path.dirname(target);
+  const created = await makeDirs(parent, `${flag} ${target}: folder`);
+  await removeStaleTemporaries(parent);
+  const tmp = temporaryName(target);
+  try {
+    await fs.mkdir(tmp);
+  } catch (err) {
+    await removeEmptyDirs(created);
+    throw new RuntimeFailure(`${flag} ${target} cannot be written: ${describeFsError(err)}: choose another location`);
+  }
+  track(tmp);
+  let settled = false;
+  const abandon = async (): Promise<void> => {
+    settled = true;
+    live.delete(tmp);
+    await fs.rm(tmp, { recursive: true, force: true });
+    await removeEmptyDirs(created);
+  };
+  return {
+    target,
+    tmp,
+    abandon,
+    async commit(fill) {
+      if (settled) throw new Error(`output reservation for ${target} used twice`);
+      try {
+        await fill(tmp);
+        await replaceWith(tmp, target);
+      } catch (err) {
+        await abandon();
+        throw err;
+      }
+      settled = true;
+      live.delete(tmp);
+    },
+  };
+}
+
+/** Moves the complete `tmp` to `target`; an old `target` is removed only once the new one is in place. */
+async function replaceWith(tmp: string, target: string): Promise<void> {
+  let old: string | undefined = `${tmp}-old`;
+  try {
+    await fs.rename(target, old);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    old = undefined;
+  }
+  await fs.rename(tmp, target);
+  if (old) await fs.rm(old, { recursive: true, force: true });
+}
+
+async function checkOutputDir(dir: string, force: boolean, flag: string): Promise<void> {
   let entries: string[] | null = null;
   try {
     const st = await fs.stat(dir);
@@ -19,22 +107,12 @@ export async function checkOutputDir(dir: string, force: boolean, flag = '--out'
     if (code === 'ENOTDIR') {
       throw new RuntimeFailure(`${flag} ${dir} cannot be written (part of the path is a file): choose another location`);
     }
-    if (code !== 'ENOENT') {
-      throw new RuntimeFailure(`${flag} ${dir} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+    if (code !== 'ENOENT') throw new RuntimeFailure(`${flag} ${dir} cannot be read: ${describeFsError(err)}`);
   }
   if (entries && entries.length > 0 && !force) {
     throw new UsageError(
       `${flag} ${dir} already holds another run's files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): choose another directory or pass --force to replace it`,
     );
-  }
-  const probe = await nearestExistingAncestor(entries ? dir : path.dirname(dir));
-  try {
-    await fs.access(probe, fs.constants.W_OK);
-    const st = await fs.stat(probe);
-    if (!st.isDirectory()) throw new Error('not a directory');
-  } catch {
-    throw new RuntimeFailure(`${flag} ${dir} cannot be written (${probe} is not a writable directory): choose another location`);
   }
 }
 
@@ -51,4 +129,10 @@ export async function nearestExistingAncestor(dir: string): Promise<string> {
       probe = up;
     }
   }
+}
+
+/** Build a whole directory in a temporary sibling and move it into place in one rename (replacing `target`). */
+export async function writeDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  const reservation = await reserveOutputDir(target, true, 'folder');
+  await reservation.commit(fill);
 }

@@ -12,7 +12,9 @@ import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
-import { DEFENSE_NAMES } from '../../defenses/spec.js';
+import { DEFENSE_NAMES, defenseSlug } from '../../defenses/spec.js';
+import { defaultQueryPool, describeDefaultQueryPools } from '../../data/catalog.js';
+import { DEFAULT_VICTIM_DIR } from './train.js';
 import {
   ATTACK_NAMES,
   ATTACK_ONLY_FLAGS,
@@ -64,15 +66,15 @@ export function registerAttack(program: Command): void {
   const cmd = program
     .command('attack')
     .description('steal a victim through its (defended) black box, train a copy per budget and score both sides')
-    .requiredOption('--victim <dir>', 'victim model directory written by `poison train`')
-    .requiredOption('--attack <name>', `attack (${ATTACK_NAMES.join(', ')})`)
+    .option('--victim <dir>', 'victim model directory written by `poison train`', DEFAULT_VICTIM_DIR)
+    .option('--attack <name>', `attack (${ATTACK_NAMES.join(', ')})`, 'knockoff')
     .option('--budget <list>', 'query budget(s), comma-separated: a fresh attacker per budget on the first B queries', '10000')
     .option('--label-mode <mode>', `train on the released posteriors or only their top-1 (${LABEL_MODES.join(', ')})`, 'probs')
     .option('--defense <name>', `defense of the black box (${DEFENSE_NAMES.join(', ')})`, 'none');
   addDefenseFlags(cmd);
   cmd
-    .option('--queryset <name>', `knockoff: query pool dataset (${DATASET_NAMES.join(', ')})`)
-    .option('--queryset-split <split>', `knockoff: split of the query pool (${SPLITS.join(', ')}; default train)`)
+    .option('--queryset <name>', `knockoff: query pool dataset (${DATASET_NAMES.join(', ')}; default per victim dataset: ${describeDefaultQueryPools()})`)
+    .option('--queryset-split <split>', `knockoff: split of the query pool (${SPLITS.join(', ')}; default train, or the default pool's)`)
     .option('--queryset-dir <dir>', "knockoff: folder holding the query pool's files")
     .option('--seed-size <n>', `jbda, jbself, jbtop: seed images from the victim's train split (default ${JACOBIAN_DEFAULTS.seedSize})`)
     .option('--kappa <n|none>', `jbda, jbself, jbtop: reservoir size once round ≥ sigma, or none (default ${JACOBIAN_DEFAULTS.kappa})`)
@@ -100,7 +102,7 @@ export function registerAttack(program: Command): void {
     .option('--data-dir <dir>', "folder holding the victim dataset's files (test split, seed set)")
     .option('--test-limit <n>', 'score on the first N test images only (quick checks)')
     .option('--backend <name>', `force a backend (${BACKEND_NAMES.join(', ')}); default: the fastest that loads`)
-    .option('--out <dir>', 'output directory (default: results/attacks/<victim>-<attack>-<defense>-s<seed>)')
+    .option('--out <dir>', 'output directory (default: results/attacks/<victim>-<attack>-<defense with its parameters>-s<seed>)')
     .option('--force', "replace an output directory that holds another run's files", false)
     .option('--quiet', 'no progress output', false)
     .addHelpText(
@@ -127,21 +129,27 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
       if (attackFamily(attack) === 'jacobian' && sortedBudgets[0]! < jacobian.seedSize) {
         throw new UsageError(`--budget ${sortedBudgets[0]!} is smaller than the seed set (--seed-size ${jacobian.seedSize}): every seed image is a query`);
       }
-      let queryset: DatasetName | undefined;
-      let querysetSplit: Split = 'train';
-      if (attack === 'knockoff') {
-        const raw = flagText(flags, 'queryset');
-        if (raw === undefined) throw new UsageError(`--attack knockoff needs --queryset (${DATASET_NAMES.join(', ')})`);
-        queryset = parseChoice('--queryset', raw, DATASET_NAMES);
-        querysetSplit = parseChoice('--queryset-split', flagText(flags, 'querysetSplit') ?? 'train', SPLITS);
-      }
       const defenseValues = defenseFlagValues(flags);
       const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
       const attackerArchRaw = flagText(flags, 'attackerArch');
       const backendRaw = flagText(flags, 'backend');
 
       const { readParams } = await import('../../models/io.js');
-      const victimParams = await readParams(victim);
+      const victimParams = await readParams(victim).catch((err: unknown) => {
+        if (cmd.getOptionValueSource('victim') === 'default' && err instanceof UsageError) {
+          throw new UsageError(`no victim in ${DEFAULT_VICTIM_DIR} (the default --victim): train one there with \`poison train\`, or pass --victim DIR`);
+        }
+        throw err;
+      });
+      let queryset: DatasetName | undefined;
+      let querysetSplit: Split = 'train';
+      if (attack === 'knockoff') {
+        const raw = flagText(flags, 'queryset');
+        // Without --queryset: the victim dataset's default pool (one that needs no download for MNIST).
+        const pool = raw === undefined ? defaultQueryPool(victimParams.dataset) : { dataset: parseChoice('--queryset', raw, DATASET_NAMES), split: 'train' as Split };
+        queryset = pool.dataset;
+        querysetSplit = parseChoice('--queryset-split', flagText(flags, 'querysetSplit') ?? pool.split, SPLITS);
+      }
       const defense = parseDefenseSpec(flagText(flags, 'defense'), defenseValues, {
         dataset: victimParams.dataset,
         numClasses: victimParams.numClasses,
@@ -170,7 +178,7 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
         },
         queryBatchSize: parseNumber('--query-batch-size', flagText(flags, 'queryBatchSize'), { integer: true, min: 1 }),
         seed,
-        out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defense.name}-s${seed}`),
+        out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defenseSlug(defense)}-s${seed}`),
         force: flags.force === true,
         baseline: flagText(flags, 'baseline'),
         cacheDir: flags.cache === false ? null : (flagText(flags, 'cacheDir') ?? 'results/cache'),

@@ -40,7 +40,7 @@ export function registerData(program: Command): void {
       const report = await lib.fetchDataset(name, {
         dir: flags.dir,
         urlBase: flags.urlBase,
-        onEvent: progressPrinter(name),
+        onEvent: lib.fetchProgressPrinter(name),
       });
       const parts = [
         `${report.downloaded.length} downloaded`,
@@ -49,39 +49,4 @@ export function registerData(program: Command): void {
       ];
       process.stderr.write(`${name}: done (${parts.join(', ')}) in ${report.dir}\n`);
     });
-}
-
-type FetchEvent = import('../../data/fetch.js').FetchEvent;
-
-/** Progress on stderr: a rewritten line on a terminal, a line per 10 % otherwise. */
-function progressPrinter(name: string): (e: FetchEvent) => void {
-  const tty = process.stderr.isTTY === true;
-  let lastStep = -1;
-  const mb = (n: number): string => (n / 1e6).toFixed(1);
-  return (e) => {
-    switch (e.type) {
-      case 'skip':
-        process.stderr.write(`${name}: ${e.file}: ${e.reason}\n`);
-        break;
-      case 'download':
-        lastStep = -1;
-        process.stderr.write(`${name}: downloading ${e.file} (${mb(e.size)} MB) from ${e.url}\n`);
-        break;
-      case 'progress': {
-        const pct = e.total > 0 ? Math.floor((100 * e.received) / e.total) : 0;
-        const step = tty ? pct : Math.floor(pct / 10);
-        if (step === lastStep) break;
-        lastStep = step;
-        const text = `${name}: ${e.file} ${pct}% (${mb(e.received)}/${mb(e.total)} MB)`;
-        process.stderr.write(tty ? `\r${text}` : `${text}\n`);
-        break;
-      }
-      case 'verified':
-        process.stderr.write(`${tty ? '\n' : ''}${name}: ${e.file}: SHA-256 verified\n`);
-        break;
-      case 'extract':
-        process.stderr.write(`${name}: extracting ${e.file} from ${e.from}\n`);
-        break;
-    }
-  };
 }

@@ -5,6 +5,9 @@ import { registerAttack } from './attack.js';
 import { registerEval } from './eval.js';
 import { registerSweep } from './sweep.js';
 
+/** Set by --offline; read by the data library and inherited by sweep workers. */
+const OFFLINE_ENV = 'POISON_OFFLINE';
+
 /** One line per command; each command file declares its flags and nothing heavier. */
 export function registerCommands(program: Command): void {
   registerTrain(program);
@@ -12,4 +15,13 @@ export function registerCommands(program: Command): void {
   registerAttack(program);
   registerEval(program);
   registerSweep(program);
+  // Every command that reads data may fetch a missing dataset; --offline forbids it, for the
+  // whole process and its workers alike.
+  for (const cmd of program.commands) {
+    if (cmd.name() === 'data') continue;
+    cmd.option('--offline', `never download a missing dataset (also: ${OFFLINE_ENV}=1); say which command brings it instead`, false);
+  }
+  program.hook('preAction', (_program, action) => {
+    if (action.opts<{ offline?: boolean }>().offline === true) process.env[OFFLINE_ENV] = '1';
+  });
 }

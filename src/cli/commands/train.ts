@@ -22,12 +22,23 @@ interface TrainFlags {
   quiet?: boolean;
 }
 
+const DEFAULT_DATASET = 'mnist';
+const DEFAULT_ARCH = 'lenet';
+
+/** Where `poison train` writes by default. */
+function defaultVictimDir(dataset: string, arch: string): string {
+  return `results/victims/${dataset}-${arch}`;
+}
+
+/** Where a bare `poison train` writes, and so where a bare `poison attack` looks. */
+export const DEFAULT_VICTIM_DIR = defaultVictimDir(DEFAULT_DATASET, DEFAULT_ARCH);
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a victim classifier on a real dataset and save it with its provenance')
-    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, 'mnist')
-    .option('--arch <name>', `architecture (${ARCH_NAMES.join(', ')})`, 'lenet')
+    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, DEFAULT_DATASET)
+    .option('--arch <name>', `architecture (${ARCH_NAMES.join(', ')})`, DEFAULT_ARCH)
     .option('--epochs <n>', 'epochs (SPEC: 30 for LeNet, 100 for VGG)', '30')
     .option('--lr <x>', 'SGD learning rate', '0.1')
     .option('--momentum <x>', 'SGD momentum', '0.5')
@@ -57,7 +68,7 @@ export function registerTrain(program: Command): void {
         limit: parseOptionalNumber('--limit', flags.limit, { integer: true, min: 1 }),
         dataDir: flags.dataDir,
         backend: flags.backend === undefined ? undefined : parseChoice('--backend', flags.backend, BACKEND_NAMES),
-        out: flags.out ?? `results/victims/${dataset}-${arch}`,
+        out: flags.out ?? defaultVictimDir(dataset, arch),
         force: flags.force === true,
         quiet: flags.quiet === true,
       };
