@@ -162,7 +162,7 @@ test('listDatasets: every dataset with splits, sizes and source, or how to get i
     assert.deepEqual(cifar.howToGet, ['poison data fetch cifar10']);
     const table = formatListingTable(listings);
     for (const n of DATASET_NAMES) assert.match(table, new RegExp(`^${n} `, 'm'));
-    assert.match(table, /cifar100 .*missing: get it with `poison data fetch cifar100`/);
+    assert.match(table, /cifar100 .*missing: get it with `poison data fetch cifar100` \(or let a command fetch it on first use\)/);
     assert.match(table, /UNREADABLE: .*bad magic number/);
   } finally {
     cleanup();

@@ -121,7 +121,7 @@ test('bad input to poison eval: one line on stderr, the right exit code, nothing
     { args: ['--seed', '0'], code: 2, mentions: /--seed must be ≥ 1/ },
     { args: ['--batch-size', 'many'], code: 2, mentions: /--batch-size must be a number/ },
     { args: ['--backend', 'cuda'], code: 2, mentions: /--backend: unknown value 'cuda'/ },
-    { args: ['--victim', empty], code: 2, mentions: /has no params\.json/ },
+    { args: ['--victim', empty], code: 2, mentions: /is not a model directory written by `poison train` \(no params\.json there\)/ },
     { args: ['--victim', noModel], code: 2, mentions: /holds no saved model/ },
     { args: ['--defense', 'mad', '--eps', '0.5', '--surrogate', fiveClasses], code: 2, mentions: /5 classes.*must match/ },
     { args: ['--defense', 'mad-argmax', '--eps', '0.5', '--surrogate', cifarShaped], code: 2, mentions: /32×32×3 inputs.*must match/ },

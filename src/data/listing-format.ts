@@ -18,7 +18,7 @@ export function formatListingTable(listings: readonly DatasetListing[]): string 
       if (s.size !== null && s.source !== null) where = s.source;
       else if (s.source !== null) where = `${s.source}: UNREADABLE: ${s.problem ?? ''}`;
       else if (d.available) where = `not available (${s.problem ?? 'not found'}); official files: ${get}`;
-      else where = `missing: get it with ${get}`;
+      else where = `missing: get it with ${get} (or let a command fetch it on first use)`;
       rows.push([...cells, s.split, s.size === null ? '-' : String(s.size), where]);
       first = false;
       // A dataset with nothing at all needs one line, not three identical ones.
