@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isPoisonError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
+import { describeFsError } from '../util/safe-fs.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -45,8 +46,11 @@ export function exitCodeFor(err: unknown): number {
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
-  if (e && (e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'ENOSPC' || e.code === 'EPERM')) {
-    process.stderr.write(`poison: cannot write ${e.path ?? 'a file'}: ${e.code}: check the output location and free space\n`);
+  // Any error of a filesystem call (it names its syscall and an E… code) is the machine's state,
+  // not a bug: one line, exit 1.
+  if (e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.syscall === 'string') {
+    const where = e.path ?? 'a file';
+    process.stderr.write(`poison: ${e.syscall} ${where} failed: ${describeFsError(e)}: check the location, its permissions and free space\n`);
     return 1;
   }
   // A bug, not a user mistake: keep the stack so it can be reported.
