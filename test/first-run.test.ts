@@ -16,6 +16,7 @@ import { hostTag, makeDirs, removeStaleTemporaries, temporaryName } from '../src
 import { RuntimeFailure } from '../src/errors.js';
 import { REPO_ROOT, runCli, type CliRun } from './helpers/cli.js';
 import { parseCsvRecords } from './helpers/csv.js';
+import { FAKE_RUNNER } from './helpers/fake-runner.js';
 
 let root: string;
 /** A folder with no system datasets, and no downloads: a fresh machine that reaches only npm. */
@@ -177,7 +178,7 @@ test("a killed command's temporaries are removed by the next start: eval beside 
   // sweep: leftovers in runs/ and cells/ of an earlier, killed sweep (fake runner: no training).
   const out = path.join(root, 'swept');
   const sweep = (): CliRun =>
-    runCli(['sweep', path.join(REPO_ROOT, 'test/fixtures/sweep/fake.yaml'), '--out', out, '--jobs', '1', '--quiet'], { env: { ...freshEnv, POISON_SWEEP_FAKE_RUNNER: '1' } });
+    runCli(['sweep', path.join(REPO_ROOT, 'test/fixtures/sweep/fake.yaml'), '--out', out, '--jobs', '1', '--quiet'], { env: { ...freshEnv, ...FAKE_RUNNER } });
   assert.equal(sweep().status, 0);
   await fs.mkdir(path.join(out, 'runs', `.abc.tmp-${tag}-${dead}-abcdef02`), { recursive: true });
   await fs.writeFile(path.join(out, 'cells', `.abc.json.tmp-${tag}-${dead}-abcdef03`), '{');

@@ -62,7 +62,8 @@ export interface StageSeconds {
 }
 
 export interface CellProvenance {
-  runner: 'real' | 'fake';
+  /** CellRunner.kind: 'real' for the attack library's runner, else a stand-in's name. */
+  runner: string;
   backend: string;
   backendVersion: string | null;
   tfjsVersion: string | null;
