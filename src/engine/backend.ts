@@ -5,7 +5,7 @@
  * forced (reference checks in tests): it is hundreds of times too slow for convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RuntimeFailure, UsageError } from '../errors.js';
+import { RuntimeFailure } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
 
@@ -26,11 +26,6 @@ export interface EngineInfo {
   wasmThreads?: boolean;
   /** wasm only: which gradient kernels of the project are installed. */
   wasmKernels?: WasmKernelSet;
-}
-
-export function parseBackendName(raw: string): BackendName {
-  if ((BACKEND_NAMES as readonly string[]).includes(raw)) return raw as BackendName;
-  throw new UsageError(`--backend: unknown backend '${raw}' (choose one of: ${BACKEND_NAMES.join(', ')})`);
 }
 
 let current: EngineInfo | null = null;

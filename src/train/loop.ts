@@ -123,23 +123,6 @@ export async function trainClassifier(
   return reports;
 }
 
-/** Logits of the model over a set, in inference mode, batch by batch. Caller disposes. */
-export function predictLogits(
-  model: tf.LayersModel,
-  count: number,
-  inputs: (start: number, end: number) => tf.Tensor4D,
-  batchSize = 256,
-): tf.Tensor2D {
-  const parts: tf.Tensor2D[] = [];
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
-    parts.push(tf.tidy(() => model.predict(inputs(start, end)) as tf.Tensor2D));
-  }
-  const all = tf.concat(parts, 0);
-  parts.forEach((p) => p.dispose());
-  return all;
-}
-
 /** Fraction of rows whose argmax equals the label; the count is reduced on the backend. */
 export function accuracyOf(
   model: tf.LayersModel,
