@@ -9,7 +9,7 @@ import { isPoisonError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
 
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const program = new Command();
   program
     .name('poison')
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) {
     // --help and --version end with exit code 0; commander already printed usage errors.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {

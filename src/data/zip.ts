@@ -20,7 +20,7 @@ const LOCAL_SIG = 0x04034b50;
 const EOCD_MIN = 22;
 const MAX_COMMENT = 0xffff;
 
-export interface ZipEntry {
+interface ZipEntry {
   name: string;
   /** 0 = stored, 8 = deflated. */
   method: number;

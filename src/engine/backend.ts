@@ -8,10 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { RuntimeFailure } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
+import type { BackendName } from './backend-names.js';
 
-import { BACKEND_NAMES, type BackendName } from './backend-names.js';
-
-export { BACKEND_NAMES, type BackendName };
+export type { BackendName };
 
 export interface EngineInfo {
   backend: BackendName;
@@ -62,7 +61,7 @@ async function tryWasm(kernels: WasmKernelSet): Promise<string | null> {
   return null;
 }
 
-export interface EngineOptions {
+interface EngineOptions {
   backend?: BackendName;
   /** For benchmarks only: which of the project's wasm kernels to install. */
   wasmKernels?: WasmKernelSet;

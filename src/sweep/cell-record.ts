@@ -6,7 +6,7 @@ import type { CellSettings } from './cell.js';
 
 export const CELL_FORMAT = 'poison-sweep-cell/1';
 
-export interface MeanStd {
+interface MeanStd {
   mean: number;
   std: number;
 }
@@ -61,7 +61,7 @@ export interface StageSeconds {
   total: number;
 }
 
-export interface CellProvenance {
+interface CellProvenance {
   /** CellRunner.kind: 'real' for the attack library's runner, else a stand-in's name. */
   runner: string;
   backend: string;

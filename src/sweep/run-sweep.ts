@@ -30,7 +30,7 @@ import { prepareVictim } from './victim-stage.js';
 import { WorkerPool } from './worker-pool.js';
 import { promises as fs } from 'node:fs';
 
-export interface SweepRequest {
+interface SweepRequest {
   file: string;
   mode: 'run' | 'dry-run' | 'merge';
   jobs: number;

@@ -54,7 +54,7 @@ export interface CellRunner {
 }
 
 /** What a runner module exports. */
-export interface RunnerModule {
+interface RunnerModule {
   /** Whether its runner reads the sweep's datasets: if so the sweep checks (or fetches) them before it starts. */
   readonly readsData: boolean;
   createRunner(): CellRunner;

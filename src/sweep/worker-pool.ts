@@ -11,7 +11,7 @@ import { deserializeError, type WorkerReply, type WorkerRequest } from './worker
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-export interface WorkerInit {
+interface WorkerInit {
   /** The runner module's path; null for the attack library's. */
   runnerModule: string | null;
   backend: BackendName | null;

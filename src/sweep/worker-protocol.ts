@@ -15,7 +15,7 @@ export type WorkerRequest =
   | { type: 'train-victim'; settings: VictimTrainSettings; dir: string; dataDirs: RunContext['dataDirs'] }
   | { type: 'cell'; cell: Cell; context: RunContext };
 
-export interface SerializedError {
+interface SerializedError {
   name: string;
   message: string;
   stack?: string;

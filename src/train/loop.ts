@@ -23,7 +23,7 @@ export interface TrainSettings {
   weightDecay: number;
 }
 
-export interface BatchReport {
+interface BatchReport {
   epoch: number;
   batch: number;
   batches: number;
@@ -41,14 +41,14 @@ export interface EpochReport {
   lr: number;
 }
 
-export interface TrainCallbacks {
+interface TrainCallbacks {
   onBatchEnd?: (r: BatchReport) => void;
   /** May evaluate the model and log; awaited before the next epoch starts. */
   onEpochEnd?: (r: EpochReport) => void | Promise<void>;
 }
 
 /** L = −mean_i Σ_k y_ik log softmax(logits)_ik */
-export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { datasetInfo } from '../../src/data/catalog.js';
 import type { DefenseSpec } from '../../src/defenses/spec.js';
 import { writeJsonAtomic } from '../../src/util/atomic.js';
-import { writeDirAtomic } from '../../src/util/outdir.js';
+import { reserveOutputDir } from '../../src/util/outdir.js';
 import { installedVersion } from '../../src/util/package-info.js';
 import { Rng } from '../../src/util/rng.js';
 import { canonicalJson } from '../../src/sweep/canonical-json.js';
@@ -34,7 +34,8 @@ export function createRunner(): CellRunner {
     init: () => Promise.resolve({ backend: 'fake', backendVersion: null, tfjsVersion: installedVersion('@tensorflow/tfjs') }),
     async trainVictim(settings, dir) {
       const victim: VictimIdentity = { dataset: settings.dataset, arch: settings.arch, train: settings };
-      await writeDirAtomic(dir, async (tmp) => {
+      // Like `poison train`: built in a temporary sibling and moved into place whole.
+      await (await reserveOutputDir(dir, true, 'folder')).commit(async (tmp) => {
         await writeJsonAtomic(path.join(tmp, 'params.json'), {
           kind: 'victim',
           fake: true,
