@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { downloadVerified } from './download.js';
 import { defaultDatasetDir, defaultLocations, type DataLocations } from './locations.js';
 import { officialManifest, type DatasetManifest, type ManifestFile } from './manifest.js';

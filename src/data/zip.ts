@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { RuntimeFailure } from '../errors.js';
 import { describeFsError } from './bytes.js';
-import { crc32 } from './crc32.js';
 
 const inflateRawAsync = promisify(zlib.inflateRaw);
 
@@ -175,7 +174,7 @@ async function readEntry(handle: fs.FileHandle, archive: string, entry: ZipEntry
   } else {
     throw new RuntimeFailure(`${archive}: member ${entry.name} uses zip compression method ${entry.method}; only stored (0) and deflate (8) are supported`);
   }
-  if (data.length !== entry.uncompressedSize || crc32(data) !== entry.crc32) {
+  if (data.length !== entry.uncompressedSize || zlib.crc32(data) !== entry.crc32) {
     throw new RuntimeFailure(`${archive}: member ${entry.name} fails its CRC-32/size check: the archive is corrupt`);
   }
   return data;
