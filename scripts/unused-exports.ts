@@ -196,11 +196,11 @@ export function repositoryLayout(root: string): CheckLayout {
   const bench = ts.sys.readDirectory(path.join(root, 'bench'), ['.ts'], undefined, undefined, 1);
   const shellScripts = ts.sys.readDirectory(path.join(root, 'bench'), ['.sh'], undefined, undefined, 1);
   return {
-    shellScripts,
     root,
     tsconfig: path.join(root, 'tsconfig.json'),
     entries: [path.join(root, 'src/cli/main.ts'), path.join(root, 'src/sweep/worker.ts'), ...bench],
     checkedDir: path.join(root, 'src'),
+    shellScripts,
   };
 }
 
