@@ -175,6 +175,12 @@ test('CIFAR corruption: truncated or damaged .tar.gz names the archive', async (
     badTar[0] = badTar[0]! ^ 0x01;
     writeFileSync(archive, zlib.gzipSync(badTar));
     await assert.rejects(loadImageSet('cifar10', 'test', { dataDir: dir }), /cifar-10-binary\.tar\.gz: not a valid tar archive \(header checksum/);
+    // Intact gzip around a tar cut short inside a member.
+    writeFileSync(archive, zlib.gzipSync(tar.subarray(0, 512 + 1000)));
+    await assert.rejects(loadImageSet('cifar10', 'test', { dataDir: dir }), /cifar-10-binary\.tar\.gz: truncated: the archive ends inside a member/);
+    // Not a tar archive at all.
+    writeFileSync(archive, zlib.gzipSync(Buffer.from('not a tar archive')));
+    await assert.rejects(loadImageSet('cifar10', 'test', { dataDir: dir }), /cifar-10-binary\.tar\.gz: not a valid tar archive \(Unrecognized archive format\)/);
     // A valid archive without the test batch.
     writeFileSync(archive, zlib.gzipSync(tarArchive([{ name: 'cifar-10-batches-bin/readme.html', data: Buffer.from('hi') }])));
     await assert.rejects(loadImageSet('cifar10', 'test', { dataDir: dir }), /has no member cifar-10-batches-bin\/test_batch\.bin/);

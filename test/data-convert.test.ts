@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../src/errors.js';
-import { canConvert, normalisationFor, toModelInput } from '../src/data/convert.js';
+import { canConvert, toModelInput } from '../src/data/convert.js';
+import { normalisationFor } from '../src/data/normalisation.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
 
 await tf.setBackend('cpu');

@@ -5,7 +5,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { RuntimeFailure, UsageError } from '../src/errors.js';
-import { fetchDataset, loadImageSet, officialManifest, type DatasetManifest, type FetchEvent } from '../src/data/index.js';
+import { fetchDataset, loadImageSet } from '../src/data/index.js';
+import type { FetchEvent } from '../src/data/fetch.js';
+import { officialManifest, type DatasetManifest } from '../src/data/manifest.js';
 import { idxImages, idxLabels, patternPixels, tempDir, zipArchive } from './fixtures/data-builders.js';
 import { startServer, type Route } from './helpers/http-server.js';
 

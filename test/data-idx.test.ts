@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { RuntimeFailure } from '../src/errors.js';
 import { loadImageSet } from '../src/data/index.js';
-import { crc32 } from '../src/data/crc32.js';
 import { emptyLocations, idxImages, idxLabels, patternPixels, tempDir, zipArchive } from './fixtures/data-builders.js';
 
 const MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
@@ -219,12 +218,6 @@ test('EMNIST letters read straight from the official gzip.zip layout', async () 
   } finally {
     cleanup();
   }
-});
-
-test('crc32 gives the standard check value', () => {
-  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
-  const data = Buffer.from('split across calls');
-  assert.equal(crc32(data.subarray(5), crc32(data.subarray(0, 5))), crc32(data));
 });
 
 test('an explicit empty data folder is not silently replaced by another source', async () => {

@@ -3,15 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeFailure, UsageError } from '../src/errors.js';
-import {
-  DATASET_NAMES,
-  datasetInfo,
-  formatListingTable,
-  listDatasets,
-  loadImageSet,
-  parseDatasetName,
-  type DatasetName,
-} from '../src/data/index.js';
+import { formatListingTable, listDatasets, loadImageSet, parseDatasetName } from '../src/data/index.js';
+import { DATASET_NAMES, type DatasetName } from '../src/data/types.js';
+import { datasetInfo } from '../src/data/catalog.js';
 import { emptyLocations, idxImages, idxLabels, patternPixels, tempDir } from './fixtures/data-builders.js';
 
 test('parseDatasetName accepts the five names and lists them when wrong', () => {

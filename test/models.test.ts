@@ -2,10 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
-import { buildModel, parseArchName } from '../src/models/registry.js';
+import { buildModel } from '../src/models/registry.js';
 import { LOGITS_LAYER, type ArchName } from '../src/models/types.js';
 import { Rng } from '../src/util/rng.js';
-import { UsageError } from '../src/errors.js';
 
 const shapes: Record<ArchName, { input: [number, number, number]; params: number }> = {
   // conv1 5·5·1·20+20, conv2 5·5·20·50+50, fc1 800·500+500, logits 500·10+10
@@ -48,8 +47,4 @@ test('initialisers are seeded from the run: same rng state, same weights; other 
   // PyTorch's default bound for conv1: 1/sqrt(fan_in) = 1/5.
   const bound = Math.max(...Array.from(a[0]!, Math.abs));
   assert.ok(bound <= 0.2 && bound > 0.15, `conv1 weight bound ${bound}`);
-});
-
-test('unknown architecture names are usage errors that list the valid ones', () => {
-  assert.throws(() => parseArchName('resnet18'), (e: unknown) => e instanceof UsageError && /lenet, cnn-small, vgg16_bn/.test(e.message));
 });

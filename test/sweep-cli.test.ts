@@ -1,5 +1,5 @@
 /**
- * `poison sweep` as a user runs it, with the fake cell runner (POISON_SWEEP_FAKE_RUNNER=1:
+ * `poison sweep` as a user runs it, with the fake cell runner (helpers/fake-runner.ts:
  * deterministic numbers, no training) so the machinery is tested in seconds: the CSV matches a
  * committed golden file and is byte-identical across runs; a sweep killed with SIGKILL at any
  * point and rerun ends with the same CSV; shards on "several machines" add up to the same CSV;
@@ -12,16 +12,17 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
-import { parseCsvRows, splitCsvLine } from './helpers/csv.js';
+import { RUNNER_MODULE_ENV } from '../src/sweep/runner.js';
+import { FAKE_DELAY_ENV, FAKE_RUNNER } from './helpers/fake-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const bin = path.join(repo, 'bin/poison');
 const fixture = path.join(repo, 'test/fixtures/sweep/fake.yaml');
 const golden = path.join(repo, 'test/fixtures/sweep/golden-fake.csv');
-const FAKE = { POISON_SWEEP_FAKE_RUNNER: '1' };
 /** fake.yaml: 3 attack entries × 2 budgets × 2 seeds × (none + 3 mad + 2 mad-argmax + 2 reverse sigmoid + 1 top-k). */
 const CELLS = 3 * 2 * 2 * 9;
 
@@ -34,7 +35,7 @@ interface Ran {
   stderr: string;
 }
 
-function poison(args: string[], env: Record<string, string> = FAKE): Ran {
+function poison(args: string[], env: Record<string, string> = FAKE_RUNNER): Ran {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -77,7 +78,7 @@ async function cellCount(out: string): Promise<number> {
 
 /** The CSV without the columns that hold timings, versions or the machine, as CSV text. */
 function stable(csv: string): string {
-  const rows = parseCsvRows(csv);
+  const rows = parse(csv);
   const keep = rows[0]!.map((name, i) => ((VOLATILE_COLUMNS as readonly string[]).includes(name) ? -1 : i)).filter((i) => i >= 0);
   return stringify(rows.map((r) => keep.map((i) => r[i] ?? '')), { record_delimiter: 'unix' });
 }
@@ -89,11 +90,12 @@ function stable(csv: string): string {
 function assertSameCsv(actual: string, expected: string, message: string): void {
   const mask = (csv: string): string => {
     const lines = csv.split('\n');
-    const col = splitCsvLine(lines[0]!).indexOf('git_commit');
+    const fieldsOf = (line: string): string[] => parse(line)[0] ?? [];
+    const col = fieldsOf(lines[0]!).indexOf('git_commit');
     return lines
       .map((line, i) => {
         if (i === 0 || line === '') return line;
-        const fields = splitCsvLine(line);
+        const fields = fieldsOf(line);
         assert.match(fields[col]!, /^[0-9a-f]{40}(\+dirty)?$/, 'git_commit');
         // The commit is the last column and holds no comma or quote: cut it off the raw line.
         return line.slice(0, line.length - fields[col]!.length);
@@ -150,7 +152,7 @@ test('two runs give byte-identical CSVs; rerunning a finished sweep runs nothing
 });
 
 test('killed with SIGKILL at any point (before any cell, after 1, after many) and rerun: the same CSV', async () => {
-  const slow = { ...FAKE, POISON_SWEEP_FAKE_DELAY_MS: '25' };
+  const slow = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '25' };
   const points: [string, number | ((stderr: string) => boolean)][] = [
     ['while starting', 150],
     ['while the victim is prepared', (s) => /training the victim/.test(s)],
@@ -199,7 +201,7 @@ test('shards: three machines each run a third, the last one merges, and the CSV 
 });
 
 test('shards running at the same time share the victim and the transfer sets, and --merge gathers them', async () => {
-  const slow = { ...FAKE, POISON_SWEEP_FAKE_DELAY_MS: '10' };
+  const slow = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '10' };
   const runShard = (i: number): Promise<number | null> =>
     new Promise((resolve) => {
       const c = spawn(process.execPath, [bin, 'sweep', fixture, '--out', 'parallel', '--shard', `${i}/2`, '--jobs', '1', '--quiet'], {
@@ -225,7 +227,7 @@ test('--dry-run lists the cells and which are finished, and writes nothing', asy
   assert.equal(fresh.stdout.split('\n').filter((l) => /^[0-9a-f]{12} {2}todo /.test(l)).length, CELLS);
   assert.ok(!existsSync(path.join(root, 'dry')), 'a dry run creates nothing');
 
-  await poisonKilled(['sweep', fixture, '--out', 'dry', '--jobs', '1'], (s) => finishedLines(s) >= 5, { ...FAKE, POISON_SWEEP_FAKE_DELAY_MS: '25' });
+  await poisonKilled(['sweep', fixture, '--out', 'dry', '--jobs', '1'], (s) => finishedLines(s) >= 5, { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '25' });
   const done = await cellCount(path.join(root, 'dry'));
   const listing = poison(['sweep', fixture, '--out', 'dry', '--dry-run', '--shard', '1/2']);
   assert.equal(listing.code, 0, listing.stderr);
@@ -266,6 +268,9 @@ test('bad input: one clear message, exit code 2, nothing written', async () => {
   refused(poison(['sweep', fixture, '--out', 'bad8', '--merge']), /bad8 holds no cells of this sweep: nothing to merge/, 'bad8');
   refused(poison(['sweep', fixture, '--out', 'bad9', '--jobs', '0']), /--jobs must be ≥ 1, got 0/, 'bad9');
   refused(poison(['sweep', fixture, '--out', 'bad10', '--dry-run', '--merge']), /--dry-run and --merge do not go together/, 'bad10');
+  const notARunner = path.join(repo, 'dist/src/errors.js');
+  refused(poison(['sweep', fixture, '--out', 'bad11'], { [RUNNER_MODULE_ENV]: notARunner }), /POISON_SWEEP_RUNNER_MODULE=.*errors\.js does not export readsData \(a boolean\) and createRunner\(\)/, 'bad11');
+  refused(poison(['sweep', fixture, '--out', 'bad12'], { [RUNNER_MODULE_ENV]: path.join(root, 'no-such.js') }), /POISON_SWEEP_RUNNER_MODULE=.*no-such\.js: cannot load it/, 'bad12');
 });
 
 test("an output directory holding another sweep's cells is refused unless --force, which starts over", async () => {

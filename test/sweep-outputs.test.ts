@@ -15,7 +15,7 @@ import { CSV_COLUMNS, sweepCsv } from '../src/sweep/sweep-csv.js';
 import { aggregate } from '../src/sweep/aggregate.js';
 import { lowestAttacker, sweepSummary } from '../src/sweep/summary.js';
 import { panelSpec, renderSvg } from '../src/sweep/plots.js';
-import { parseCsvRecords } from './helpers/csv.js';
+import { parse } from 'csv-parse/sync';
 
 const CONFIG = `
 victim:
@@ -88,7 +88,7 @@ test('error amplification = (1 − acc) / (1 − acc undefended) of the same att
 test('sweep.csv: fixed columns, one row per cell, deterministic order whatever the input order', () => {
   const csv = sweepCsv(rowsOf(cells));
   assert.equal(csv, sweepCsv(rowsOf([...cells].reverse())));
-  const table = parseCsvRecords(csv);
+  const table = parse<Record<string, string>>(csv, { columns: true });
   assert.deepEqual(csv.split('\n')[0]!.split(','), [...CSV_COLUMNS]);
   assert.equal(table.length, cells.length);
   // Seed 1 first, then seed 2; within a seed: none, then mad by ε, then top-k.

@@ -15,7 +15,7 @@ import { normalise, RowStore } from '../attacks/pixels.js';
 import { sideTensor, type SideRows } from './side-rows.js';
 
 /** Queries answered so far with their clean and released rows, in order. */
-export class QueryLog {
+class QueryLog {
   readonly clean: RowStore;
   readonly released: RowStore;
 

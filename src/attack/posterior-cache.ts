@@ -17,7 +17,7 @@ import { RuntimeFailure } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { rowLength, type SideRows } from './side-rows.js';
 
-export const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 1;
 
 /** Everything the cached rows depend on. */
 export type CacheKeySettings =
@@ -44,7 +44,7 @@ export interface CachedPosteriors {
   numClasses: number;
 }
 
-export function stableKey(value: unknown): string {
+function stableKey(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 24);
 }
 

@@ -13,7 +13,7 @@ import { victimShape } from '../blackbox/victim.js';
 export const ROWS_PER_BATCH = 256;
 
 /** The selected images: a list of indices, or the first `n` when a number. */
-export type ImageSelection = Int32Array | number;
+type ImageSelection = Int32Array | number;
 
 function selectionSize(selection: ImageSelection): number {
   return typeof selection === 'number' ? selection : selection.length;

@@ -14,7 +14,7 @@ import type { Rng } from '../util/rng.js';
 import type { LabelMode } from '../attacks/names.js';
 import { transferBatchSource, type TransferSet } from '../attacks/transfer-set.js';
 
-export interface AttackerEpoch {
+interface AttackerEpoch {
   epoch: number;
   loss: number;
   /** Agreement of F_A's argmax with argmax of its training targets. */
@@ -57,7 +57,7 @@ export function buildAttacker(arch: ArchName, input: InputSpec, numClasses: numb
   }
 }
 
-export interface TrainAttackerOptions {
+interface TrainAttackerOptions {
   model: tf.LayersModel;
   transfer: TransferSet;
   budget: number;

@@ -17,7 +17,7 @@ import { argmaxRow, transferBatchSource, type TransferSet } from './transfer-set
 import type { AttackContext, AttackSources } from './types.js';
 
 /** D: pixels and released answers, row i of each belonging together. */
-export class JacobianData {
+class JacobianData {
   readonly pixels: RowStore;
   readonly released: RowStore;
 
@@ -78,7 +78,7 @@ export interface AugmentStep {
 }
 
 /** Make new points from `selected`, query them (≤ remaining) and append them to D. */
-export type Augmentation = (step: AugmentStep) => Promise<void>;
+type Augmentation = (step: AugmentStep) => Promise<void>;
 
 /** Python's round(): halves go to the even neighbour (the reference computes λ's sign with it). */
 export function roundHalfEven(v: number): number {
@@ -93,7 +93,7 @@ export function roundLambda(lambda: number, round: number, tau: number): number 
   return roundHalfEven(round / tau) % 2 === 0 ? lambda : -lambda;
 }
 
-export function roundTrainSettings(settings: JacobianSettings, batchSize: number): TrainSettings {
+function roundTrainSettings(settings: JacobianSettings, batchSize: number): TrainSettings {
   // The reference's per-round training never decays the rate within its 20 epochs.
   return {
     epochs: settings.roundEpochs,
@@ -164,7 +164,7 @@ export async function runJacobianAttack(
 }
 
 /** All of D, or κ of its rows drawn without replacement once ρ ≥ σ; ascending either way. */
-export function selectForAugmentation(count: number, round: number, settings: JacobianSettings, rng: Rng): Int32Array {
+function selectForAugmentation(count: number, round: number, settings: JacobianSettings, rng: Rng): Int32Array {
   if (settings.kappa === null || round < settings.sigma || count <= settings.kappa) {
     const all = new Int32Array(count);
     for (let i = 0; i < count; i++) all[i] = i;

@@ -14,7 +14,7 @@ import type { TransferSet } from './transfer-set.js';
  * The pool indices of the first `budget` queries. A partial Fisher–Yates: the first B of a
  * larger draw are exactly the draw for B, so one transfer set serves every smaller budget.
  */
-export function knockoffQueryIndices(poolCount: number, budget: number, rng: Rng): Int32Array {
+function knockoffQueryIndices(poolCount: number, budget: number, rng: Rng): Int32Array {
   if (budget > poolCount) {
     throw new UsageError(`--budget ${budget} is larger than the query pool (${poolCount} images): knockoff draws distinct images`);
   }

@@ -10,7 +10,7 @@ import type { BatchSource } from '../train/loop.js';
 import type { AttackName, LabelMode } from './names.js';
 import { normalise } from './pixels.js';
 
-export type TransferImages =
+type TransferImages =
   /** Query-pool images by index (knockoff): nothing is copied. */
   | { kind: 'pool'; pool: ImageSet; indices: Int32Array }
   /** Synthesised images in pixel space [0, 1], count × H·W·C, channels last. */
@@ -28,7 +28,7 @@ export interface TransferSet {
 }
 
 /** Soft targets for training: ỹ itself, or its top-1 as one-hot (ties: the lowest class). */
-export function trainingTargets(released: Float32Array, numClasses: number, labelMode: LabelMode): Float32Array {
+function trainingTargets(released: Float32Array, numClasses: number, labelMode: LabelMode): Float32Array {
   if (labelMode === 'probs') return released;
   const out = new Float32Array(released.length);
   const rows = released.length / numClasses;
@@ -50,7 +50,7 @@ export function argmaxRow(values: Float32Array, row: number, numClasses: number)
 }
 
 /** Normalised model inputs of transfer-set rows `indices` (in that order). Caller disposes. */
-export function transferInputs(set: TransferSet, indices: Int32Array): tf.Tensor4D {
+function transferInputs(set: TransferSet, indices: Int32Array): tf.Tensor4D {
   const images = set.images;
   if (images.kind === 'pool') {
     const poolIndices = new Int32Array(indices.length);

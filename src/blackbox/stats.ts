@@ -19,10 +19,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Norm } from '../defenses/spec.js';
 
-export const INVARIANT_TOLERANCE = 1e-5;
+const INVARIANT_TOLERANCE = 1e-5;
 export const KL_FLOOR = 1e-12;
 
-export interface Summary {
+interface Summary {
   mean: number;
   std: number;
 }
@@ -54,7 +54,7 @@ const SLOTS = 1 + 2 * METRICS.length + 3;
  * [count, mean_l1, m2_l1, mean_l2, m2_l2, mean_kl, m2_kl, top1Changed, simplexViolations,
  * ballViolations] for one batch; the caller disposes it.
  */
-export function reduceBatch(y: tf.Tensor2D, released: tf.Tensor2D, ball: { eps: number; norm: Norm } | null): tf.Tensor1D {
+function reduceBatch(y: tf.Tensor2D, released: tf.Tensor2D, ball: { eps: number; norm: Norm } | null): tf.Tensor1D {
   return tf.tidy(() => {
     const n = y.shape[0];
     const diff = tf.sub(y, released);

@@ -10,7 +10,7 @@ import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
 import { describeFsError } from '../util/safe-fs.js';
 
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const program = new Command();
   program
     .name('poison')
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) {
     // --help and --version end with exit code 0; commander already printed usage errors.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {

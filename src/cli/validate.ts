@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 
-export interface NumberRange {
+interface NumberRange {
   min?: number;
   max?: number;
   /** exclusive lower bound */

@@ -27,7 +27,7 @@ export async function readWholeFile(file: string): Promise<Buffer> {
   }
 }
 
-export function isGzip(buf: Uint8Array): boolean {
+function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
@@ -45,7 +45,7 @@ export async function readMaybeGzip(source: ByteSource): Promise<Buffer> {
   return raw;
 }
 
-export async function gunzipNamed(buf: Buffer, name: string): Promise<Buffer> {
+async function gunzipNamed(buf: Buffer, name: string): Promise<Buffer> {
   try {
     return await gunzipAsync(buf);
   } catch (err) {

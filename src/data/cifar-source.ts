@@ -12,7 +12,7 @@ import type { DataSource, OfficialSplit } from './source.js';
 import { readTarMembers } from './tar.js';
 import type { DatasetInfo, DatasetName, Split } from './types.js';
 
-export interface CifarFolderLayout {
+interface CifarFolderLayout {
   format: CifarLayout;
   /** The official archive's file name. */
   archive: string;

@@ -19,7 +19,7 @@ export interface CifarLayout {
 export const CIFAR10_LAYOUT: CifarLayout = { labelBytes: 1, labelIndex: 0, numClasses: 10, labelLimits: [10] };
 export const CIFAR100_LAYOUT: CifarLayout = { labelBytes: 2, labelIndex: 1, numClasses: 100, labelLimits: [20, 100] };
 
-export const CIFAR_SIDE = 32;
+const CIFAR_SIDE = 32;
 const PLANE = CIFAR_SIDE * CIFAR_SIDE;
 const IMAGE_BYTES = 3 * PLANE;
 
@@ -33,7 +33,7 @@ export interface CifarPart {
   data: Uint8Array;
 }
 
-export interface DecodedCifar {
+interface DecodedCifar {
   /** count·32·32·3 bytes, channels last. */
   pixels: Uint8Array;
   labels: Int32Array;

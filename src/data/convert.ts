@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../errors.js';
 import type { ImageSet, InputSpec } from './types.js';
 
-export { normalisationFor } from './normalisation.js';
 
 /** ITU-R BT.601 luma weights, the usual RGB→grayscale conversion. */
 const LUMA = [0.299, 0.587, 0.114];

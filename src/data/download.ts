@@ -13,12 +13,12 @@ import { pipeline } from 'node:stream/promises';
 import { RuntimeFailure } from '../errors.js';
 import { makeDirs, temporaryName } from '../util/safe-fs.js';
 
-export interface DownloadExpectation {
+interface DownloadExpectation {
   sha256: string;
   size: number;
 }
 
-export interface DownloadOptions {
+interface DownloadOptions {
   /** Called as bytes arrive. */
   onProgress?: (received: number, total: number) => void;
   /** Give up when the server sends nothing for this long (ms). */

@@ -20,7 +20,7 @@ export function fashionNpmClassFile(packageDir: string, label: number): string {
   return path.join(packageDir, 'src', 'clothes', `${label}.json`);
 }
 
-export interface DecodedJsonImages {
+interface DecodedJsonImages {
   pixels: Uint8Array;
   labels: Int32Array;
   count: number;

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { downloadVerified } from './download.js';
 import { defaultDatasetDir, defaultLocations, type DataLocations } from './locations.js';
 import { officialManifest, type DatasetManifest, type ManifestFile } from './manifest.js';
@@ -37,7 +37,7 @@ export interface FetchOptions {
   idleTimeoutMs?: number;
 }
 
-export interface FetchReport {
+interface FetchReport {
   dataset: DatasetName;
   dir: string;
   downloaded: string[];
@@ -75,7 +75,7 @@ export async function fetchDataset(name: DatasetName, opts: FetchOptions = {}): 
   return report;
 }
 
-export function parseUrlBase(raw: string): URL {
+function parseUrlBase(raw: string): URL {
   let u: URL;
   try {
     u = new URL(raw.endsWith('/') ? raw : raw + '/');
@@ -103,7 +103,7 @@ async function verifiedAlready(target: string, f: ManifestFile): Promise<boolean
   return (await sha256OfFile(target)) === f.sha256;
 }
 
-export async function sha256OfFile(file: string): Promise<string> {
+async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');

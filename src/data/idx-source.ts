@@ -16,7 +16,7 @@ interface SplitFiles {
   labels: string;
 }
 
-export interface IdxLayout {
+interface IdxLayout {
   /** Official base names without .gz. */
   files: Record<OfficialSplit, SplitFiles>;
   labelOffset: number;

@@ -6,12 +6,12 @@
 import { RuntimeFailure } from '../errors.js';
 import { peekMaybeGzip, readMaybeGzip, type ByteSource } from './bytes.js';
 
-export const IDX_IMAGES_MAGIC = 0x00000803;
-export const IDX_LABELS_MAGIC = 0x00000801;
+const IDX_IMAGES_MAGIC = 0x00000803;
+const IDX_LABELS_MAGIC = 0x00000801;
 
-export type IdxKind = 'images' | 'labels';
+type IdxKind = 'images' | 'labels';
 
-export interface IdxArray {
+interface IdxArray {
   dims: number[];
   /** A view on the data after the header (no copy). */
   data: Uint8Array;
@@ -26,7 +26,7 @@ function hex32(n: number): string {
 }
 
 /** Parse a whole IDX file already in memory; `name` is used in error messages. */
-export function parseIdx(buf: Uint8Array, name: string, kind: IdxKind): IdxArray {
+function parseIdx(buf: Uint8Array, name: string, kind: IdxKind): IdxArray {
   const header = parseIdxHeader(buf, name, kind);
   const headerBytes = 4 + 4 * header.dims.length;
   const want = header.dims.reduce((a, b) => a * b, 1);
@@ -42,7 +42,7 @@ export function parseIdx(buf: Uint8Array, name: string, kind: IdxKind): IdxArray
 }
 
 /** Check the magic number and read the dimensions; needs only the header bytes. */
-export function parseIdxHeader(buf: Uint8Array, name: string, kind: IdxKind): { dims: number[] } {
+function parseIdxHeader(buf: Uint8Array, name: string, kind: IdxKind): { dims: number[] } {
   const magicWanted = expectedMagic(kind);
   const ndims = magicWanted & 0xff;
   if (buf.length < 4) throw new RuntimeFailure(`${name}: truncated: ${buf.length} bytes is shorter than an IDX header`);
@@ -77,7 +77,7 @@ export interface IdxExpectation {
   labelOffset: number;
 }
 
-export interface DecodedIdxPair {
+interface DecodedIdxPair {
   /** count·height·width bytes. */
   pixels: Uint8Array;
   labels: Int32Array;

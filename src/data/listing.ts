@@ -7,7 +7,7 @@ import { defaultLocations, type DataLocations } from './locations.js';
 import { discoverSources } from './sources.js';
 import { DATASET_NAMES, SPLITS, type DatasetName, type Split } from './types.js';
 
-export interface SplitListing {
+interface SplitListing {
   split: Split;
   /** Image count, or null when the split is not available. */
   size: number | null;
@@ -30,7 +30,7 @@ export interface DatasetListing {
   howToGet: string[];
 }
 
-export interface ListOptions {
+interface ListOptions {
   locations?: DataLocations;
 }
 

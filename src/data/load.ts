@@ -11,7 +11,7 @@ import type { DataSource } from './source.js';
 import { discoverSources, expectedFilesText } from './sources.js';
 import { SPLITS, type DatasetName, type ImageSet, type Split } from './types.js';
 
-export interface LoadOptions {
+interface LoadOptions {
   /** The folder holding this dataset's files (the CLI's --data-dir); when given, the only place looked at. */
   dataDir?: string;
   /** Keep only the first `limit` images of the split. */

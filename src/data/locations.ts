@@ -22,12 +22,12 @@ export interface DataLocations {
 }
 
 /** Where Debian's dataset-* packages install: /usr/share/datasets, or $POISON_SYSTEM_DATASETS_DIR. */
-export const SYSTEM_DATASETS_DIR = '/usr/share/datasets';
+const SYSTEM_DATASETS_DIR = '/usr/share/datasets';
 /**
  * Points the system dataset lookups elsewhere; a folder that does not exist hides them, as on a
  * fresh machine without Debian's dataset packages (CI's newcomer check uses it).
  */
-export const SYSTEM_DATASETS_ENV = 'POISON_SYSTEM_DATASETS_DIR';
+const SYSTEM_DATASETS_ENV = 'POISON_SYSTEM_DATASETS_DIR';
 
 export function defaultLocations(env: NodeJS.ProcessEnv = process.env): DataLocations {
   const fromEnv = env.POISON_DATASETS_DIR;

@@ -15,7 +15,7 @@
  */
 import type { DatasetName } from './types.js';
 
-export interface ZipExtraction {
+interface ZipExtraction {
   /** Path of the member inside the archive. */
   member: string;
   /** File name to write it to, beside the archive. */

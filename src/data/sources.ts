@@ -17,7 +17,7 @@ import { defaultDatasetDir, type DataLocations } from './locations.js';
 import type { DataSource } from './source.js';
 import type { DatasetInfo, DatasetName } from './types.js';
 
-export interface Discovery {
+interface Discovery {
   /** Sources found, in priority order. */
   sources: DataSource[];
   /** Every place looked at, for "not found" messages. */

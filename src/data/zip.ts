@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { RuntimeFailure } from '../errors.js';
 import { describeFsError } from './bytes.js';
-import { crc32 } from './crc32.js';
 
 const inflateRawAsync = promisify(zlib.inflateRaw);
 
@@ -20,7 +19,7 @@ const LOCAL_SIG = 0x04034b50;
 const EOCD_MIN = 22;
 const MAX_COMMENT = 0xffff;
 
-export interface ZipEntry {
+interface ZipEntry {
   name: string;
   /** 0 = stored, 8 = deflated. */
   method: number;
@@ -175,7 +174,7 @@ async function readEntry(handle: fs.FileHandle, archive: string, entry: ZipEntry
   } else {
     throw new RuntimeFailure(`${archive}: member ${entry.name} uses zip compression method ${entry.method}; only stored (0) and deflate (8) are supported`);
   }
-  if (data.length !== entry.uncompressedSize || crc32(data) !== entry.crc32) {
+  if (data.length !== entry.uncompressedSize || zlib.crc32(data) !== entry.crc32) {
     throw new RuntimeFailure(`${archive}: member ${entry.name} fails its CRC-32/size check: the archive is corrupt`);
   }
   return data;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DefenseSpec, Norm } from './spec.js';
 import type { Defense } from './types.js';
 
-export interface DefenseParts {
+interface DefenseParts {
   spec: DefenseSpec;
   numClasses: number;
   sideInfoKey?: string | null;

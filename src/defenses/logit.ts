@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** SPEC's clip bound: y is clipped to [1e-9, 1 − 1e-9] before the logit. */
-export const LOGIT_CLIP = 1e-9;
+const LOGIT_CLIP = 1e-9;
 
 /**
  * logit(y) = log(y / (1 − y)) with y clipped to [1e-9, 1 − 1e-9]. In float32, 1 − 1e-9 rounds

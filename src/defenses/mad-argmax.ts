@@ -14,8 +14,8 @@ import { bestVertex } from './mad-step.js';
 import type { MadSpec } from './spec.js';
 import type { Defense, DefenseContext } from './types.js';
 
-export const EXHAUSTIVE_MAX_CLASSES = 10;
-export const GREEDY_MAX_EVALUATIONS = 1024;
+const EXHAUSTIVE_MAX_CLASSES = 10;
+const GREEDY_MAX_EVALUATIONS = 1024;
 const ARGMAX_TIE_BREAK = 1e-5;
 
 /**

@@ -15,7 +15,7 @@ export function bestVertex(V: tf.Tensor3D, scores: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
-export function rowNorm(d: tf.Tensor2D, norm: Norm): tf.Tensor2D {
+function rowNorm(d: tf.Tensor2D, norm: Norm): tf.Tensor2D {
   return (norm === 'l1' ? tf.sum(tf.abs(d), 1, true) : tf.sqrt(tf.sum(tf.square(d), 1, true))) as tf.Tensor2D;
 }
 

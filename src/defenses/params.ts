@@ -16,7 +16,7 @@ import {
   type MadSpec,
 } from './spec.js';
 
-export interface DefenseFlag {
+interface DefenseFlag {
   /** Flag name without the dashes; also the key in a sweep config. */
   key: string;
   /** Commander syntax, e.g. `--eps <x>`. */
@@ -31,7 +31,7 @@ const MAD_BOTH = ['mad', 'mad-argmax'] as const;
  * of the paper's MNIST sweep, where MAD already lowers a knockoff attacker while the victim's
  * top-1 mostly stands.
  */
-export const DEFAULT_MAD_EPS = 0.5;
+const DEFAULT_MAD_EPS = 0.5;
 
 /** Every defense parameter, in the order help lists them. */
 export const DEFENSE_FLAGS: readonly DefenseFlag[] = [
@@ -73,7 +73,7 @@ export const DEFENSE_FLAGS: readonly DefenseFlag[] = [
 export type DefenseFlagValues = Readonly<Record<string, string | number | undefined>>;
 
 /** What is known about the victim when parsing; limits and defaults depend on it. */
-export interface DefenseParseContext {
+interface DefenseParseContext {
   /** The victim's dataset: picks reverse sigmoid's default γ. */
   dataset?: string;
   /** The victim's class count: bounds top-k's k. */

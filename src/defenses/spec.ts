@@ -19,7 +19,7 @@ export const NORMS = ['l1', 'l2'] as const;
 export type Norm = (typeof NORMS)[number];
 
 export const NOISE_DISTS = ['uniform', 'gaussian'] as const;
-export type NoiseDist = (typeof NOISE_DISTS)[number];
+type NoiseDist = (typeof NOISE_DISTS)[number];
 
 /**
  * How MAD gets the attacker's gradient geometry G:
@@ -29,14 +29,14 @@ export type NoiseDist = (typeof NOISE_DISTS)[number];
  * - autodiff-all: the same w.r.t. every trainable parameter (what the paper's text says).
  */
 export const JACOBIAN_MODES = ['closed', 'autodiff', 'autodiff-all'] as const;
-export type JacobianMode = (typeof JACOBIAN_MODES)[number];
+type JacobianMode = (typeof JACOBIAN_MODES)[number];
 
 /**
  * The paper's two ablations of MAD: G = I (no surrogate: the angular deviation of ỹ from y itself)
  * and a random vertex for y* (seeded).
  */
 export const MAD_ABLATIONS = ['none', 'identity', 'random-vertex'] as const;
-export type MadAblation = (typeof MAD_ABLATIONS)[number];
+type MadAblation = (typeof MAD_ABLATIONS)[number];
 
 export interface NoneSpec {
   name: 'none';

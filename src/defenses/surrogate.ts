@@ -17,7 +17,7 @@ import { Rng } from '../util/rng.js';
 import { inferenceLogits, inferencePosterior } from './forward.js';
 import type { DefenseContext } from './types.js';
 
-export type JacobianScope = 'last' | 'all';
+type JacobianScope = 'last' | 'all';
 
 export class Surrogate {
   private disposed = false;

@@ -5,13 +5,12 @@
  * forced (reference checks in tests): it is hundreds of times too slow for convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RuntimeFailure, UsageError } from '../errors.js';
+import { RuntimeFailure } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
+import type { BackendName } from './backend-names.js';
 
-import { BACKEND_NAMES, type BackendName } from './backend-names.js';
-
-export { BACKEND_NAMES, type BackendName };
+export type { BackendName };
 
 export interface EngineInfo {
   backend: BackendName;
@@ -26,11 +25,6 @@ export interface EngineInfo {
   wasmThreads?: boolean;
   /** wasm only: which gradient kernels of the project are installed. */
   wasmKernels?: WasmKernelSet;
-}
-
-export function parseBackendName(raw: string): BackendName {
-  if ((BACKEND_NAMES as readonly string[]).includes(raw)) return raw as BackendName;
-  throw new UsageError(`--backend: unknown backend '${raw}' (choose one of: ${BACKEND_NAMES.join(', ')})`);
 }
 
 let current: EngineInfo | null = null;
@@ -67,7 +61,7 @@ async function tryWasm(kernels: WasmKernelSet): Promise<string | null> {
   return null;
 }
 
-export interface EngineOptions {
+interface EngineOptions {
   backend?: BackendName;
   /** For benchmarks only: which of the project's wasm kernels to install. */
   wasmKernels?: WasmKernelSet;

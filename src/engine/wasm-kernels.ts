@@ -206,7 +206,3 @@ export function registerWasmKernels(set: WasmKernelSet = 'all'): void {
   }
   installed = set;
 }
-
-export function installedWasmKernels(): WasmKernelSet | null {
-  return installed;
-}

@@ -21,7 +21,7 @@ import { measureDefenderUtility, type DefenderUtility } from './utility.js';
 
 export const EVAL_FILE = 'eval.json';
 
-export interface EvalSpec {
+interface EvalSpec {
   victim: string;
   /** Parsed against the victim (see parseDefenseSpec with its dataset and class count). */
   defense: DefenseSpec;
@@ -36,7 +36,7 @@ export interface EvalSpec {
 }
 
 /** The resolved configuration as written to eval.json: absolute paths, explicit nulls for defaults. */
-export interface EvalConfig {
+interface EvalConfig {
   victim: string;
   defense: DefenseSpec;
   seed: number;

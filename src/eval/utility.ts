@@ -20,7 +20,7 @@ export interface DefenderUtility extends QueryStatsReport {
   blackBoxSeconds: number;
 }
 
-export interface UtilityOptions {
+interface UtilityOptions {
   batchSize: number;
   /** Called after each batch with the number of images done. */
   onProgress?: (done: number, queriesPerSecond: number) => void;

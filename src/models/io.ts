@@ -50,7 +50,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   );
 }
 
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
+async function loadModel(dir: string): Promise<tf.LayersModel> {
   const modelPath = path.join(dir, MODEL_FILE);
   let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   try {

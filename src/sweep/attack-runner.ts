@@ -15,7 +15,10 @@ import type { Cell } from './cell.js';
 import type { Distortion } from './cell-record.js';
 import type { CellOutcome, CellRunner, RunContext } from './runner.js';
 
-export function createAttackRunner(): CellRunner {
+/** It reads the victim's, the query pool's and the test set's images. */
+export const readsData = true;
+
+export function createRunner(): CellRunner {
   let backend: BackendName | null = null;
   return {
     kind: 'real',

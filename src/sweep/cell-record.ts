@@ -6,7 +6,7 @@ import type { CellSettings } from './cell.js';
 
 export const CELL_FORMAT = 'poison-sweep-cell/1';
 
-export interface MeanStd {
+interface MeanStd {
   mean: number;
   std: number;
 }
@@ -61,8 +61,9 @@ export interface StageSeconds {
   total: number;
 }
 
-export interface CellProvenance {
-  runner: 'real' | 'fake';
+interface CellProvenance {
+  /** CellRunner.kind: 'real' for the attack library's runner, else a stand-in's name. */
+  runner: string;
   backend: string;
   backendVersion: string | null;
   tfjsVersion: string | null;

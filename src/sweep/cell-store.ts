@@ -33,7 +33,7 @@ export async function listCellFiles(out: string): Promise<Set<string>> {
   return ids;
 }
 
-export type CellReadResult = { ok: true; record: CellRecord } | { ok: false; problem: string };
+type CellReadResult = { ok: true; record: CellRecord } | { ok: false; problem: string };
 
 export async function readCell(out: string, id: string): Promise<CellReadResult> {
   const file = cellPath(out, id);

@@ -10,7 +10,7 @@ import { DEFENSE_NAMES, type DefenseName, type DefenseSpec } from '../defenses/s
 
 export { DEFENSE_NAMES, type DefenseName };
 
-export interface OperatingAxis {
+interface OperatingAxis {
   /** The key in the config (and the flag without dashes). */
   key: string;
   /** The field of the resolved DefenseSpec that holds it. */

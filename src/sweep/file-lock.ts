@@ -14,13 +14,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDirs, processAlive } from '../util/safe-fs.js';
 
-export interface LockHolder {
+interface LockHolder {
   host: string;
   pid: number;
   since: string;
 }
 
-export interface LockOptions {
+interface LockOptions {
   heartbeatMs?: number;
   staleMs?: number;
 }

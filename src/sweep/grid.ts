@@ -48,7 +48,7 @@ export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] 
  * posteriors) depends on the victim, pool, budget and seed only, not on the defense or the label
  * mode; MAD's side information depends on that set and the surrogate.
  */
-export function sharedWork(settings: CellSettings): string[] {
+function sharedWork(settings: CellSettings): string[] {
   const attack = settings.attack;
   if (!sharesTransferSet(attack.name as AttackName)) return [];
   const transfer = shortHash({

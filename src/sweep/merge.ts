@@ -20,7 +20,7 @@ import { SUMMARY_FILE, sweepSummary } from './summary.js';
 import { describeVictim } from './victim-identity.js';
 import { makeDirs } from '../util/safe-fs.js';
 
-export interface FinishedCells {
+interface FinishedCells {
   records: Map<string, CellRecord>;
   /** Cell files of this grid that cannot be trusted (unreadable, or holding other settings). */
   damaged: { id: string; problem: string }[];

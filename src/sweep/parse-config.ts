@@ -28,7 +28,7 @@ import type {
 } from './config-types.js';
 
 /** What the config needs to know about a saved victim: read from its params.json. */
-export type VictimDirInfo = { dataset: DatasetName; arch: ArchName } | { problem: string };
+type VictimDirInfo = { dataset: DatasetName; arch: ArchName } | { problem: string };
 
 export interface ParseOptions {
   /** Reads a victim directory's params.json (injectable for tests). */
@@ -51,7 +51,7 @@ export function loadSweepConfig(file: string, opts: ParseOptions = {}): SweepCon
   return parseSweepConfig(text, file, opts);
 }
 
-export function sweepNameOf(file: string): string {
+function sweepNameOf(file: string): string {
   return path.basename(file).replace(/\.(ya?ml)$/i, '');
 }
 
@@ -446,7 +446,7 @@ function combinations(grid: Record<string, ParamValue[]>, order: readonly string
 // attacker training
 
 /** SPEC: attackers train as long as their victim did in the paper: 30 epochs (LeNet), 100 (VGG). */
-export function defaultAttackerEpochs(arch: ArchName | null): number {
+function defaultAttackerEpochs(arch: ArchName | null): number {
   return arch === 'vgg16_bn' ? 100 : 30;
 }
 

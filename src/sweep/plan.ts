@@ -26,7 +26,7 @@ export interface SweepPlan {
   fingerprint: string;
 }
 
-export interface PlanOverrides {
+interface PlanOverrides {
   out?: string;
   backend?: BackendName;
   cacheDir?: string;

@@ -15,7 +15,7 @@ export interface ConfigProblem {
   found: string;
 }
 
-export function formatProblem(file: string, p: ConfigProblem): string {
+function formatProblem(file: string, p: ConfigProblem): string {
   const where = p.line > 0 ? `${file}:${p.line}:${p.col}` : file;
   const what = p.path === '' ? '' : `${p.path}: `;
   return `${where}: ${what}expected ${p.expected}, found ${p.found}`;

@@ -70,7 +70,7 @@ export function buildRows(
 }
 
 /** Config order of attacks, then budget, seed, config order of defenses, operating point, settings, id. */
-export function compareRows(a: SweepRow, b: SweepRow): number {
+function compareRows(a: SweepRow, b: SweepRow): number {
   return (
     a.attackIndex - b.attackIndex ||
     a.cell.settings.budget - b.cell.settings.budget ||

@@ -21,7 +21,7 @@ import { describeCell, finishedLine } from './cell-line.js';
 import { dryRunListing } from './dry-run.js';
 import { mergeSweep, readFinishedCells, type MergeReport } from './merge.js';
 import { planSweep, type SweepPlan } from './plan.js';
-import { runnerKindFromEnv, type RunContext } from './runner.js';
+import { loadRunnerModule, runnerModuleFromEnv, type RunContext } from './runner.js';
 import { CellScheduler } from './scheduler.js';
 import { FileGate } from './shared-work.js';
 import { shardOf, type Shard } from './shard.js';
@@ -30,7 +30,7 @@ import { prepareVictim } from './victim-stage.js';
 import { WorkerPool } from './worker-pool.js';
 import { promises as fs } from 'node:fs';
 
-export interface SweepRequest {
+interface SweepRequest {
   file: string;
   mode: 'run' | 'dry-run' | 'merge';
   jobs: number;
@@ -63,10 +63,10 @@ export async function sweep(req: SweepRequest): Promise<void> {
   // The output location is proven usable (bounded in time) before the data is checked or
   // fetched, and the data before anything is claimed or trained.
   const undoProbe = await withDeadline(proveWritableDir(plan.out, 'sweep output directory'), OUTPUT_PROBE_MS, `sweep output directory ${plan.out}`);
-  const runner = runnerKindFromEnv();
+  const runnerModule = runnerModuleFromEnv();
   try {
-    // The fake runner (a test double) reads no data.
-    if (runner === 'real') await ensureSweepData(plan, log);
+    // A stand-in runner that reads no data needs none checked or fetched.
+    if ((await loadRunnerModule(runnerModule)).readsData) await ensureSweepData(plan, log);
   } catch (err) {
     await undoProbe();
     throw err;
@@ -80,7 +80,7 @@ export async function sweep(req: SweepRequest): Promise<void> {
   for (const dir of [plan.out, path.join(plan.out, CELLS_DIR), path.join(plan.out, 'runs'), path.join(plan.out, 'plots')]) {
     await removeStaleTemporaries(dir);
   }
-  const pool = new WorkerPool(req.jobs, { runner, backend: plan.backend, quiet: req.quiet });
+  const pool = new WorkerPool(req.jobs, { runnerModule, backend: plan.backend, quiet: req.quiet });
   const gate = new FileGate(plan.out);
   const stopOnSignal = (signal: NodeJS.Signals): void => {
     // Synchronous on purpose: the process is going away. Locks go first so a rerun need not wait.

@@ -1,25 +1,21 @@
 /**
  * What runs inside a sweep worker: a CellRunner trains the victim (once, before any cell) and
- * runs cells. The real runner calls the attack library; the fake runner (POISON_SWEEP_FAKE_RUNNER=1)
- * computes deterministic numbers from the settings in plain JS, so the sweep machinery itself
- * (resume after SIGKILL, shards, merge, plots) can be tested in seconds. Its rows say
- * backend 'fake'; it is a test double and never a source of results.
+ * runs cells. Workers load it from a runner module: the attack library's (attack-runner.ts),
+ * or — so the sweep machinery itself (resume after SIGKILL, shards, merge, plots) can be tested
+ * in seconds without training — a stand-in module whose path is in POISON_SWEEP_RUNNER_MODULE.
+ * Nothing in src/ knows any stand-in; each names itself in its rows' provenance.
  */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
 import type { DatasetName } from '../data/types.js';
 import type { Cell } from './cell.js';
 import type { CellMetrics, StageSeconds } from './cell-record.js';
 import type { VictimTrainSettings } from './config-types.js';
 
-export type RunnerKind = 'real' | 'fake';
-
-export const FAKE_RUNNER_ENV = 'POISON_SWEEP_FAKE_RUNNER';
-/** Milliseconds the fake runner sleeps per cell, so tests can kill a sweep mid-run. */
-export const FAKE_DELAY_ENV = 'POISON_SWEEP_FAKE_DELAY_MS';
-
-export function runnerKindFromEnv(env: NodeJS.ProcessEnv = process.env): RunnerKind {
-  return env[FAKE_RUNNER_ENV] === '1' ? 'fake' : 'real';
-}
+/** Holds the path of a module (compiled JS) that replaces the attack library's runner. */
+export const RUNNER_MODULE_ENV = 'POISON_SWEEP_RUNNER_MODULE';
 
 /** Sweep-wide settings every cell of a run shares and none of them is identified by. */
 export interface RunContext {
@@ -45,7 +41,11 @@ export interface RunnerEnvironment {
 }
 
 export interface CellRunner {
-  readonly kind: RunnerKind;
+  /**
+   * The runner's name in each cell's provenance: 'real' for the attack library's. A stand-in
+   * gives its own, so its rows are never taken for measurements.
+   */
+  readonly kind: string;
   /** Once per worker process, before its first task. */
   init(backend: BackendName | null): Promise<RunnerEnvironment>;
   /** Train the sweep's victim into `dir` (an atomic directory write: complete or absent). */
@@ -53,7 +53,34 @@ export interface CellRunner {
   runCell(cell: Cell, context: RunContext): Promise<CellOutcome>;
 }
 
-export async function loadRunner(kind: RunnerKind): Promise<CellRunner> {
-  if (kind === 'fake') return (await import('./fake-runner.js')).createFakeRunner();
-  return (await import('./attack-runner.js')).createAttackRunner();
+/** What a runner module exports. */
+interface RunnerModule {
+  /** Whether its runner reads the sweep's datasets: if so the sweep checks (or fetches) them before it starts. */
+  readonly readsData: boolean;
+  createRunner(): CellRunner;
+}
+
+/** The absolute path of the runner module named by the environment, or null for the attack library's. */
+export function runnerModuleFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const value = env[RUNNER_MODULE_ENV];
+  return value ? path.resolve(value) : null;
+}
+
+/** The attack library's runner module (null), or the one at `modulePath`, checked for its shape. */
+export async function loadRunnerModule(modulePath: string | null): Promise<RunnerModule> {
+  if (modulePath === null) return import('./attack-runner.js');
+  let loaded: unknown;
+  try {
+    loaded = await import(pathToFileURL(modulePath).href);
+  } catch (err) {
+    throw new UsageError(`${RUNNER_MODULE_ENV}=${modulePath}: cannot load it (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!isRunnerModule(loaded)) throw new UsageError(`${RUNNER_MODULE_ENV}=${modulePath} does not export readsData (a boolean) and createRunner()`);
+  return loaded;
+}
+
+function isRunnerModule(value: unknown): value is RunnerModule {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Partial<Record<keyof RunnerModule, unknown>>;
+  return typeof m.readsData === 'boolean' && typeof m.createRunner === 'function';
 }

@@ -9,9 +9,9 @@ import type { AttackPanel, OperatingPoint } from './aggregate.js';
 export const SUMMARY_FILE = 'summary.md';
 
 /** Utility costs the summary reports, in accuracy points. */
-export const TOLERANCES = [0.01, 0.05] as const;
+const TOLERANCES = [0.01, 0.05] as const;
 
-export interface SummaryHeader {
+interface SummaryHeader {
   name: string;
   victim: string;
   finished: number;

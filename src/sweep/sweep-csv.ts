@@ -79,7 +79,7 @@ export const CSV_COLUMNS = [
   'git_commit',
 ] as const;
 
-export type CsvColumn = (typeof CSV_COLUMNS)[number];
+type CsvColumn = (typeof CSV_COLUMNS)[number];
 
 const ATTACK_POOL_KEYS = new Set(['name', 'labelMode', 'queryset', 'querysetSplit']);
 
@@ -99,7 +99,7 @@ function distortionColumns<P extends '' | 'query_'>(prefix: P, d: Distortion | n
 }
 
 /** Every column's value for one row (the type makes sure no column is forgotten). */
-export function rowValues(row: SweepRow): Record<CsvColumn, Value> {
+function rowValues(row: SweepRow): Record<CsvColumn, Value> {
   const s = row.cell.settings;
   const m = row.record.metrics;
   const p = row.record.provenance;

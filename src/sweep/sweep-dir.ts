@@ -14,13 +14,13 @@ import { describeVictim } from './victim-identity.js';
 import { nearestExistingAncestor } from '../util/outdir.js';
 import { makeDirs } from '../util/safe-fs.js';
 
-export const SWEEP_FILE = 'sweep.json';
-export const SWEEP_FORMAT = 'poison-sweep/1';
+const SWEEP_FILE = 'sweep.json';
+const SWEEP_FORMAT = 'poison-sweep/1';
 
 /** Every entry a sweep writes in its directory; --force deletes these and nothing else. */
-export const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'runs', 'victim', 'locks', 'plots', 'sweep.csv', 'summary.md'] as const;
+const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'runs', 'victim', 'locks', 'plots', 'sweep.csv', 'summary.md'] as const;
 
-export interface SweepFile {
+interface SweepFile {
   format: typeof SWEEP_FORMAT;
   fingerprint: string;
   name: string;

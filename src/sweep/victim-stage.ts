@@ -55,7 +55,7 @@ async function testAccuracy(dir: string): Promise<number | null> {
   }
 }
 
-/** Half-built victim directories of a killed training (writeDirAtomic's temporaries). We hold the lock: nobody else writes them. */
+/** Half-built victim directories of a killed training (reserveOutputDir's temporaries). We hold the lock: nobody else writes them. */
 async function removeLeftovers(out: string): Promise<void> {
   const prefix = `.${VICTIM_SUBDIR}.tmp-`;
   for (const name of await fs.readdir(out).catch(() => [] as string[])) {

@@ -7,13 +7,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../engine/backend-names.js';
-import type { RunnerKind } from './runner.js';
 import { deserializeError, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-export interface WorkerInit {
-  runner: RunnerKind;
+interface WorkerInit {
+  /** The runner module's path; null for the attack library's. */
+  runnerModule: string | null;
   backend: BackendName | null;
   quiet: boolean;
   /** Extra environment for the workers (e.g. thread counts). */
@@ -49,7 +49,7 @@ class Worker {
     });
     // A worker that fails its start-up (a backend that cannot load, say) reports that error to
     // every request and is retired, never asked to run a cell it was not set up for.
-    this.ready = this.call({ type: 'init', runner: init.runner, backend: init.backend, quiet: init.quiet }).then((reply) => {
+    this.ready = this.call({ type: 'init', runnerModule: init.runnerModule, backend: init.backend, quiet: init.quiet }).then((reply) => {
       if (reply.type === 'error') {
         this.initFailed = true;
         this.kill();

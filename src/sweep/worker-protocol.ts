@@ -8,14 +8,14 @@ import type { BackendName } from '../engine/backend-names.js';
 import type { Cell } from './cell.js';
 import type { CellRecord } from './cell-record.js';
 import type { VictimTrainSettings } from './config-types.js';
-import type { RunContext, RunnerKind } from './runner.js';
+import type { RunContext } from './runner.js';
 
 export type WorkerRequest =
-  | { type: 'init'; runner: RunnerKind; backend: BackendName | null; quiet: boolean }
+  | { type: 'init'; runnerModule: string | null; backend: BackendName | null; quiet: boolean }
   | { type: 'train-victim'; settings: VictimTrainSettings; dir: string; dataDirs: RunContext['dataDirs'] }
   | { type: 'cell'; cell: Cell; context: RunContext };
 
-export interface SerializedError {
+interface SerializedError {
   name: string;
   message: string;
   stack?: string;

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { installedVersion, packageVersion } from '../util/package-info.js';
 import { gitCommit, TRACKED_PACKAGES } from '../util/provenance.js';
 import { CELL_FORMAT, type CellRecord } from './cell-record.js';
-import { loadRunner, type CellRunner, type RunnerEnvironment } from './runner.js';
+import { loadRunnerModule, type CellRunner, type RunnerEnvironment } from './runner.js';
 import { serializeError, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
 
 let runner: CellRunner | null = null;
@@ -31,7 +31,7 @@ function send(reply: WorkerReply): void {
 async function handle(message: WorkerRequest): Promise<WorkerReply> {
   if (message.type === 'init') {
     quiet = message.quiet;
-    runner = await loadRunner(message.runner);
+    runner = (await loadRunnerModule(message.runnerModule)).createRunner();
     environment = await runner.init(message.backend);
     return { type: 'ok' };
   }

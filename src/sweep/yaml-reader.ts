@@ -15,7 +15,7 @@ export interface NumberRange {
   integer?: boolean;
 }
 
-export interface ParsedYaml {
+interface ParsedYaml {
   doc: Document.Parsed;
   reader: YamlReader;
 }

@@ -23,7 +23,7 @@ export interface TrainSettings {
   weightDecay: number;
 }
 
-export interface BatchReport {
+interface BatchReport {
   epoch: number;
   batch: number;
   batches: number;
@@ -41,14 +41,14 @@ export interface EpochReport {
   lr: number;
 }
 
-export interface TrainCallbacks {
+interface TrainCallbacks {
   onBatchEnd?: (r: BatchReport) => void;
   /** May evaluate the model and log; awaited before the next epoch starts. */
   onEpochEnd?: (r: EpochReport) => void | Promise<void>;
 }
 
 /** L = −mean_i Σ_k y_ik log softmax(logits)_ik */
-export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 }
 
@@ -121,23 +121,6 @@ export async function trainClassifier(
     (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return reports;
-}
-
-/** Logits of the model over a set, in inference mode, batch by batch. Caller disposes. */
-export function predictLogits(
-  model: tf.LayersModel,
-  count: number,
-  inputs: (start: number, end: number) => tf.Tensor4D,
-  batchSize = 256,
-): tf.Tensor2D {
-  const parts: tf.Tensor2D[] = [];
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
-    parts.push(tf.tidy(() => model.predict(inputs(start, end)) as tf.Tensor2D));
-  }
-  const all = tf.concat(parts, 0);
-  parts.forEach((p) => p.dispose());
-  return all;
 }
 
 /** Fraction of rows whose argmax equals the label; the count is reduced on the backend. */

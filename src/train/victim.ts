@@ -32,7 +32,7 @@ export interface TrainVictimSpec extends TrainSettings {
   quiet?: boolean;
 }
 
-export interface TrainVictimResult {
+interface TrainVictimResult {
   out: string;
   testAccuracy: number;
   epochs: EpochReport[];
@@ -42,7 +42,7 @@ export interface TrainVictimResult {
 export const TRAIN_LOG_FILE = 'train-log.csv';
 
 /** Batches of an ImageSet for a model: normalised inputs and one-hot targets. */
-export function imageSetSource(set: ImageSet, spec: InputSpec): BatchSource {
+function imageSetSource(set: ImageSet, spec: InputSpec): BatchSource {
   return {
     count: set.count,
     batch(indices) {
@@ -58,7 +58,7 @@ export function imageSetSource(set: ImageSet, spec: InputSpec): BatchSource {
 }
 
 /** The input a model trained on this dataset takes: its own shape and its family's normalisation. */
-export function victimInputSpec(dataset: DatasetName): InputSpec {
+function victimInputSpec(dataset: DatasetName): InputSpec {
   const info = datasetInfo(dataset);
   return { height: info.height, width: info.width, channels: info.channels, ...info.normalisation };
 }

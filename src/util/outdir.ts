@@ -130,9 +130,3 @@ export async function nearestExistingAncestor(dir: string): Promise<string> {
     }
   }
 }
-
-/** Build a whole directory in a temporary sibling and move it into place in one rename (replacing `target`). */
-export async function writeDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
-  const reservation = await reserveOutputDir(target, true, 'folder');
-  await reservation.commit(fill);
-}

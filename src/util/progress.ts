@@ -9,7 +9,7 @@ export interface Progress {
   stop(): void;
 }
 
-export interface ProgressOptions {
+interface ProgressOptions {
   label: string;
   total: number;
   /** Extra fields shown after the bar, e.g. loss and samples/s, as "{name}" in the format. */

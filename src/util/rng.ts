@@ -111,11 +111,6 @@ export class Rng {
   }
 }
 
-/** Derive a stable seed for a named purpose from the run's seed. */
-export function deriveSeed(runSeed: number, purpose: string): number {
-  return new Rng(runSeed).fork(purpose).seed();
-}
-
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -1,30 +1,41 @@
 /**
- * The fake cell runner (POISON_SWEEP_FAKE_RUNNER=1): a deterministic pure-JS stand-in for the
- * attack library, for testing the sweep machinery. Every number is a fixed function of the
+ * The fake cell runner: a deterministic pure-JS stand-in for the attack library, for testing the
+ * sweep machinery. A sweep uses it when POISON_SWEEP_RUNNER_MODULE holds this file's compiled
+ * path (`FAKE_RUNNER` below is that environment). Every number is a fixed function of the
  * cell's settings (shaped like the paper's trends so plots and summaries have something to
  * show), including the "seconds", so two runs give byte-identical rows. Its rows carry backend
  * 'fake'. Nothing here is a measurement.
  */
 import * as path from 'node:path';
-import { datasetInfo } from '../data/catalog.js';
-import type { DefenseSpec } from '../defenses/spec.js';
-import { writeJsonAtomic } from '../util/atomic.js';
-import { writeDirAtomic } from '../util/outdir.js';
-import { installedVersion } from '../util/package-info.js';
-import { Rng } from '../util/rng.js';
-import { canonicalJson } from './canonical-json.js';
-import type { CellSettings, VictimIdentity } from './cell.js';
-import type { Distortion } from './cell-record.js';
-import { FAKE_DELAY_ENV, type CellOutcome, type CellRunner } from './runner.js';
+import { fileURLToPath } from 'node:url';
+import { datasetInfo } from '../../src/data/catalog.js';
+import type { DefenseSpec } from '../../src/defenses/spec.js';
+import { writeJsonAtomic } from '../../src/util/atomic.js';
+import { reserveOutputDir } from '../../src/util/outdir.js';
+import { installedVersion } from '../../src/util/package-info.js';
+import { Rng } from '../../src/util/rng.js';
+import { canonicalJson } from '../../src/sweep/canonical-json.js';
+import type { CellSettings, VictimIdentity } from '../../src/sweep/cell.js';
+import type { Distortion } from '../../src/sweep/cell-record.js';
+import { RUNNER_MODULE_ENV, type CellOutcome, type CellRunner } from '../../src/sweep/runner.js';
 
-export function createFakeRunner(): CellRunner {
+/** The environment that makes `poison sweep` run its cells with this runner. */
+export const FAKE_RUNNER: Readonly<Record<string, string>> = { [RUNNER_MODULE_ENV]: fileURLToPath(import.meta.url) };
+/** Milliseconds the fake runner sleeps per cell, so tests can kill a sweep mid-run. */
+export const FAKE_DELAY_ENV = 'POISON_SWEEP_FAKE_DELAY_MS';
+
+/** It computes every number from the cell's settings: no dataset is read. */
+export const readsData = false;
+
+export function createRunner(): CellRunner {
   const delayMs = Number(process.env[FAKE_DELAY_ENV] ?? '0') || 0;
   return {
     kind: 'fake',
     init: () => Promise.resolve({ backend: 'fake', backendVersion: null, tfjsVersion: installedVersion('@tensorflow/tfjs') }),
     async trainVictim(settings, dir) {
       const victim: VictimIdentity = { dataset: settings.dataset, arch: settings.arch, train: settings };
-      await writeDirAtomic(dir, async (tmp) => {
+      // Like `poison train`: built in a temporary sibling and moved into place whole.
+      await (await reserveOutputDir(dir, true, 'folder')).commit(async (tmp) => {
         await writeJsonAtomic(path.join(tmp, 'params.json'), {
           kind: 'victim',
           fake: true,
@@ -96,7 +107,7 @@ function distortion(l1: number, count: number, changed: number): Distortion {
   return { count, l1: ms(l1), l2: ms(0.7 * l1), kl: ms(0.9 * l1), top1ChangeRate: changed, invariantViolations: 0, simplexViolations: 0, epsBallViolations: null };
 }
 
-export function fakeOutcome(s: CellSettings): CellOutcome {
+function fakeOutcome(s: CellSettings): CellOutcome {
   const numClasses = datasetInfo(s.victim.dataset).numClasses;
   const chance = 1 / numClasses;
   const victimAcc = victimAccuracy(s.victim);
