@@ -26,7 +26,7 @@ import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types
 import type { TransferSet } from '../attacks/transfer-set.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
-import { createAttackDefense, defenseContext } from './defense-adapter.js';
+import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
 import { createNone } from '../defenses/none.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
@@ -63,15 +63,15 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
   await initEngine(spec.backend ? { backend: spec.backend } : {});
   const { model: victim, params } = await loadSavedModel(spec.victim);
   hooks.onVictimLoaded?.(victim);
-  let defense: Defense | null = null;
+  let defenses: AttackDefenses | null = null;
   try {
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
-    defense = await createAttackDefense(spec.defense, params, spec.seed);
+    defenses = await createAttackDefenses(spec.defense, params, spec.seed);
     const run = await prepare(spec, params, victimWeights);
-    return await execute(spec, run, victim, defense, baseline, hooks, startedAt, started);
+    return await execute(spec, run, victim, defenses, baseline, hooks, startedAt, started);
   } finally {
-    defense?.dispose();
+    defenses?.dispose();
     victim.dispose();
   }
 }
@@ -235,7 +235,7 @@ async function execute(
   spec: AttackSpec,
   run: PreparedRun,
   victimModel: tf.LayersModel,
-  defense: Defense,
+  defenses: AttackDefenses,
   baseline: Baseline | null,
   hooks: RunAttackHooks,
   startedAt: Date,
@@ -247,13 +247,14 @@ async function execute(
   let result: AttackResult | undefined;
   await writeDirAtomic(spec.out, async (dir) => {
     const evalStart = performance.now();
-    const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defense);
+    const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defenses.evaluation);
     const evalSeconds = (performance.now() - evalStart) / 1000;
     reporter.line(
       `victim on ${utility.testCount} test images: ${pct(utility.undefendedAccuracy)} undefended, ${pct(utility.defendedAccuracy)} with ${describeDefense(spec.defense)} (mean L1 ${utility.test.l1.mean.toFixed(3)})`,
     );
 
     const queryStart = performance.now();
+    const defense = defenses.attacker;
     const stage = await collectTransferSet(spec, run, victimModel, defense, reporter);
     reporter.done();
     const querySeconds = (performance.now() - queryStart) / 1000;

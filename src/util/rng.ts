@@ -111,6 +111,17 @@ export class Rng {
   }
 }
 
+/**
+ * An independent stream named by a path of labels, derived from the run's seed alone:
+ * namedStream(seed, 'a', 'b') = new Rng(seed).fork('a').fork('b'). Draws from one stream never
+ * shift another, however many each consumer makes.
+ */
+export function namedStream(runSeed: number, ...names: string[]): Rng {
+  let rng = new Rng(runSeed);
+  for (const name of names) rng = rng.fork(name);
+  return rng;
+}
+
 /** Derive a stable seed for a named purpose from the run's seed. */
 export function deriveSeed(runSeed: number, purpose: string): number {
   return new Rng(runSeed).fork(purpose).seed();
