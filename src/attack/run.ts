@@ -375,6 +375,7 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     jacobian: spec.attack === 'knockoff' ? null : spec.attack === 'jbtop' ? spec.jacobian : { ...spec.jacobian, topK: undefined, pgdSteps: undefined, pgdStepSize: undefined },
     attackerArch: run.attackerArch,
     training: spec.training,
+    trainingPreset: spec.trainingPreset ?? null,
     queryBatchSize: spec.queryBatchSize,
     seed: spec.seed,
     out: spec.out,
