@@ -352,6 +352,7 @@ async function saveAttacker(
     defense: { ...spec.defense, description: describeDefense(spec.defense) },
     victim: spec.victim,
     training: spec.training,
+    augmentation: null,
     metrics: { testAccuracy: score.accuracy, bestEpochAccuracy: score.bestEpochAccuracy, bestEpoch: score.bestEpoch, fidelity: score.fidelity },
   };
   await writeJsonAtomic(path.join(dir, PARAMS_FILE), params);
@@ -376,6 +377,8 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     attackerArch: run.attackerArch,
     training: spec.training,
     trainingPreset: spec.trainingPreset ?? null,
+    // Attackers train on un-augmented queries, as the reference does (its 'test' transform).
+    attackerAugmentation: null,
     queryBatchSize: spec.queryBatchSize,
     seed: spec.seed,
     out: spec.out,
