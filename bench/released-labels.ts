@@ -16,6 +16,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { loadSavedModel, readParams, WEIGHTS_FILE } from '../src/models/io.js';
 import { loadImageSet, parseDatasetName, parseSplit } from '../src/data/index.js';
 import { createDefense } from '../src/defenses/registry.js';
+import { DEFENSE_STREAMS } from '../src/defenses/types.js';
 import { describeDefense } from '../src/defenses/spec.js';
 import { hashFile, loadCachedPosteriors, loadCachedSide, type CacheKeySettings } from '../src/attack/posterior-cache.js';
 import { cleanRows, releasedRows } from '../src/attack/posteriors.js';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     inputShape: [params.input.height, params.input.width, params.input.channels],
     arch: params.arch,
     seed: s.seed,
+    stream: DEFENSE_STREAMS.attacker,
   });
   let y: Float32Array;
   try {

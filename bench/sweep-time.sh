@@ -70,7 +70,8 @@ import { VOLATILE_COLUMNS } from './dist/src/sweep/sweep-csv.js';
 const [out, ...jobsValues] = process.argv.slice(2);
 // sweep.csv has no quoted newlines: a plain split is enough to compare files cell by cell.
 const stable = (file) => {
-  const rows = readFileSync(file, 'utf8').trimEnd().split('\n');
+  // A fake-runner sweep.csv starts with a '#' notice line: not part of the table.
+  const rows = readFileSync(file, 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('#'));
   const header = rows[0].split(',');
   const keep = header.map((h, i) => (VOLATILE_COLUMNS.includes(h) ? -1 : i)).filter((i) => i >= 0);
   return rows.map((r) => { const c = r.split(','); return keep.map((i) => c[i]).join(','); }).join('\n');
@@ -79,7 +80,7 @@ const runs = jobsValues.map((jobs) => ({
   jobs,
   seconds: Number(readFileSync(`${out}/jobs-${jobs}/wall-seconds.txt`, 'utf8')),
   csv: stable(`${out}/jobs-${jobs}/sweep/sweep.csv`),
-  cells: readFileSync(`${out}/jobs-${jobs}/sweep/sweep.csv`, 'utf8').trimEnd().split('\n').length - 1,
+  cells: readFileSync(`${out}/jobs-${jobs}/sweep/sweep.csv`, 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('#')).length - 1,
 }));
 const first = runs[0];
 for (const r of runs) {

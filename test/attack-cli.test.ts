@@ -90,6 +90,8 @@ const badInputs: { name: string; args: () => string[]; code: number; says: RegEx
   { name: 'defense flag of another defense', args: () => ['--victim', victim, '--attack', 'jbda', '--eps', '0.5'], code: 2, says: /--eps does not apply to defense 'none'/ },
   { name: 'budget that is not a number', args: () => ['--victim', victim, '--attack', 'jbda', '--budget', '100,lots'], code: 2, says: /--budget must be a number/ },
   { name: 'jbtop k beyond the classes', args: () => ['--victim', victim, '--attack', 'jbtop', '--top-k', '10'], code: 2, says: /--top-k must be at most 9/ },
+  { name: 'unknown preset', args: () => ['--victim', victim, '--attack', 'jbda', '--preset', 'authors'], code: 2, says: /--preset: unknown value 'authors' \(choose one of: paper, reference\)/ },
+  { name: 'training flag out of range', args: () => ['--victim', victim, '--attack', 'jbda', '--preset', 'reference', '--momentum', '1.5'], code: 2, says: /--momentum must be ≤ 0\.999, got 1\.5/ },
   { name: 'missing baseline file', args: () => ['--victim', victim, '--attack', 'jbda', '--baseline', 'nope.json'], code: 2, says: /--baseline nope\.json does not exist/ },
 ];
 
@@ -107,6 +109,16 @@ for (const bad of badInputs) {
     assert.deepEqual(leftovers, []);
   });
 }
+
+test('--preset reference: unset training flags come from the authors’ knockoff script, set ones win; recorded in result.json', async () => {
+  const out = path.join(root, 'preset-reference');
+  const r = poison(['--victim', victim, '--attack', 'knockoff', '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '40',
+    '--preset', 'reference', '--backend', 'wasm', '--test-limit', '50', '--epochs', '1', '--quiet', '--no-cache', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as { config: { training: unknown; trainingPreset: unknown } };
+  assert.equal(result.config.trainingPreset, 'reference');
+  assert.deepEqual(result.config.training, { epochs: 1, lr: 0.01, momentum: 0.5, batchSize: 64, lrStep: 60, weightDecay: 0 });
+});
 
 test('an existing non-empty --out is refused without --force', async () => {
   const out = path.join(root, 'taken');

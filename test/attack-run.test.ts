@@ -185,3 +185,19 @@ test('a second runAttack leaves tf.memory().numTensors unchanged', async () => {
   await runAttack(spec({ budgets: [20, 40], defense: { name: 'rounding', decimals: 1 } }));
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('independent streams: --test-limit leaves the attacker’s released labels bit-identical (random noise, MAD random vertex)', async () => {
+  const defenses = [
+    { name: 'random-noise', epsZ: 1, norm: 'l1', dist: 'uniform' },
+    { name: 'mad', eps: 0.5, ydist: 'l1', jacobian: 'closed', ablation: 'random-vertex', surrogate: null },
+  ] as const;
+  for (const defense of defenses) {
+    const few = await spied(spec({ defense, testLimit: 100, training: { epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 32, lrStep: 50, weightDecay: 0 } }));
+    const many = await spied(spec({ defense, testLimit: 300, training: { epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 32, lrStep: 50, weightDecay: 0 } }));
+    assert.equal(few.result.defender.testCount, 100);
+    assert.equal(many.result.defender.testCount, 300);
+    assert.ok(Buffer.from(few.transfer.released.buffer).equals(Buffer.from(many.transfer.released.buffer)), `${defense.name}: the attacker's ỹ moved with --test-limit`);
+    const plain = await spied(spec({ testLimit: 100, training: { epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 32, lrStep: 50, weightDecay: 0 } }));
+    assert.notDeepEqual(few.transfer.released, plain.transfer.released, `${defense.name} perturbs ỹ`);
+  }
+});

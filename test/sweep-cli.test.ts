@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
+import { FAKE_CSV_FIRST_LINE, VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
 import { RUNNER_MODULE_ENV } from '../src/sweep/runner.js';
 import { FAKE_DELAY_ENV, FAKE_RUNNER } from './helpers/fake-runner.js';
 
@@ -78,6 +78,12 @@ async function cellCount(out: string): Promise<number> {
 
 /** The CSV without the columns that hold timings, versions or the machine, as CSV text. */
 function stable(csv: string): string {
+  // The fake runner's notice line stays, as written, above the header.
+  const notice = csv.startsWith('#') ? csv.slice(0, csv.indexOf('\n') + 1) : '';
+  return notice + stableTable(csv.slice(notice.length));
+}
+
+function stableTable(csv: string): string {
   const rows = parse(csv);
   const keep = rows[0]!.map((name, i) => ((VOLATILE_COLUMNS as readonly string[]).includes(name) ? -1 : i)).filter((i) => i >= 0);
   return stringify(rows.map((r) => keep.map((i) => r[i] ?? '')), { record_delimiter: 'unix' });
@@ -91,10 +97,11 @@ function assertSameCsv(actual: string, expected: string, message: string): void 
   const mask = (csv: string): string => {
     const lines = csv.split('\n');
     const fieldsOf = (line: string): string[] => parse(line)[0] ?? [];
-    const col = fieldsOf(lines[0]!).indexOf('git_commit');
+    const header = lines.findIndex((line) => !line.startsWith('#'));
+    const col = fieldsOf(lines[header]!).indexOf('git_commit');
     return lines
       .map((line, i) => {
-        if (i === 0 || line === '') return line;
+        if (i <= header || line === '') return line;
         const fields = fieldsOf(line);
         assert.match(fields[col]!, /^[0-9a-f]{40}(\+dirty)?$/, 'git_commit');
         // The commit is the last column and holds no comma or quote: cut it off the raw line.
@@ -119,11 +126,14 @@ after(async () => {
 test('a fake sweep writes every cell, the CSV (matching the golden file), the summary and the plots', async () => {
   const out = path.join(root, 'reference');
   assert.equal(await cellCount(out), CELLS);
-  assert.equal(reference.trimEnd().split('\n').length, CELLS + 1);
+  // The notice that nothing here is measured, the header, one row per cell.
+  assert.equal(reference.trimEnd().split('\n').length, CELLS + 2);
+  assert.equal(reference.split('\n')[0], FAKE_CSV_FIRST_LINE);
+  assert.match(FAKE_CSV_FIRST_LINE, /^# NOT A MEASUREMENT: made by the fake runner/);
   if (process.env.POISON_UPDATE_GOLDEN === '1') await fs.writeFile(golden, stable(reference));
   assert.equal(stable(reference), await fs.readFile(golden, 'utf8'), 'sweep.csv differs from test/fixtures/sweep/golden-fake.csv');
   const summary = await fs.readFile(path.join(out, 'summary.md'), 'utf8');
-  assert.match(summary, /^# Sweep fake\n/);
+  assert.match(summary, /^# Sweep fake: NOT A MEASUREMENT \(fake runner\)\n\nNOT A MEASUREMENT: made by the fake runner/);
   assert.match(summary, /108 of 108 cells finished/);
   assert.match(summary, /## knockoff \(labelMode=argmax\), budget 400/);
   const plots = (await fs.readdir(path.join(out, 'plots'))).sort();
@@ -135,6 +145,7 @@ test('a fake sweep writes every cell, the CSV (matching the golden file), the su
   const svg = await fs.readFile(path.join(out, 'plots', 'jbda-b400.svg'), 'utf8');
   assert.match(svg, /^<svg/);
   assert.ok(svg.includes('undefended') && svg.includes('ideal') && svg.includes('mad-argmax'));
+  assert.ok(svg.includes('NOT A MEASUREMENT (fake runner)'), 'the title says the figure is not a measurement');
   const fingerprint = JSON.parse(await fs.readFile(path.join(out, 'sweep.json'), 'utf8')) as { format: string; fingerprint: string };
   assert.equal(fingerprint.format, 'poison-sweep/1');
   assert.match(fingerprint.fingerprint, /^[0-9a-f]{16}$/);

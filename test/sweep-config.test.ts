@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSweepConfig, parseSweepConfig, type ParseOptions } from '../src/sweep/parse-config.js';
-import { expandGrid } from '../src/sweep/grid.js';
+import { cellAttacker, expandGrid } from '../src/sweep/grid.js';
 
 const VALID = `
 victim:
@@ -52,7 +52,7 @@ test('a valid config gets every default filled in and the undefended reference a
       dataset: 'mnist', arch: 'lenet', epochs: 2, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0, limit: 300, seed: 1,
     });
   }
-  assert.deepEqual(c.attacker, { arch: null, epochs: 30, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 });
+  assert.deepEqual(c.attacker, { arch: null, preset: 'paper', overrides: {} });
   assert.deepEqual(c.attacks[0]?.params, { labelMode: 'probs', queryset: 'emnist-letters', querysetSplit: 'train' });
   assert.equal(c.attacks[1]?.params.seedSize, 10);
   assert.equal(c.attacks[1]?.params.kappa, 400);
@@ -163,7 +163,7 @@ test('the victim is a saved model directory or a train block, not both and not n
   const ok = parseSweepConfig(VALID.replace(/victim:\n.*\n/, 'victim: {dir: v}\n'), 'c.yaml', { victimDirInfo: () => ({ dataset: 'cifar10', arch: 'vgg16_bn' }) });
   assert.deepEqual(ok.victim, { kind: 'dir', dir: 'v' });
   // Attackers train as long as the paper's victims did: 100 epochs for VGG.
-  assert.equal(ok.attacker.epochs, 100);
+  assert.equal(cellAttacker(ok, 'knockoff', 'vgg16_bn').epochs, 100);
 });
 
 test('budgets are checked against what each attack can spend', () => {

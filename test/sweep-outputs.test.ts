@@ -11,10 +11,10 @@ import { attackLabels, expandGrid } from '../src/sweep/grid.js';
 import type { Cell } from '../src/sweep/cell.js';
 import { CELL_FORMAT, type CellRecord } from '../src/sweep/cell-record.js';
 import { buildRows } from '../src/sweep/rows.js';
-import { CSV_COLUMNS, sweepCsv } from '../src/sweep/sweep-csv.js';
+import { CSV_COLUMNS, FAKE_CSV_FIRST_LINE, sweepCsv } from '../src/sweep/sweep-csv.js';
 import { aggregate } from '../src/sweep/aggregate.js';
 import { lowestAttacker, sweepSummary } from '../src/sweep/summary.js';
-import { panelSpec, renderSvg } from '../src/sweep/plots.js';
+import { operatingPointLabel, panelSpec, renderSvg } from '../src/sweep/plots.js';
 import { parse } from 'csv-parse/sync';
 
 const CONFIG = `
@@ -136,4 +136,36 @@ test('plots: vega-lite compiled and rendered by vega to SVG, with the undefended
   const madPoints = layer.data.values.filter((v) => v.series === 'mad');
   assert.deepEqual(madPoints.map((v) => v.axis), [0.5, 1, 2]);
   assert.deepEqual(madPoints.map((v) => v.defender), [98.5, 96, 79]);
+});
+
+test('plots a reader can use without the CSV: operating points written in the SVG, ±1 sd bars over seeds, fake marked', async () => {
+  const panel = aggregate(rowsOf(cells), 10)[0]!;
+  const mad05 = panel.points.find((p) => p.series === 'mad' && p.axisValue === 0.5)!;
+  assert.equal(mad05.seeds, 2);
+  // Attacker 0.70 (seed 1) and 0.72 (seed 2): mean 0.71, sample sd 0.02/√2.
+  assert.ok(Math.abs(mad05.spread.attackerAccuracy - 0.02 / Math.SQRT2) < 1e-12);
+  assert.equal(mad05.spread.defenderAccuracy, 0);
+  const svg = await renderSvg(panelSpec(panel));
+  for (const label of ['ε=0.5', 'ε=1', 'ε=2', 'k=1']) {
+    // Text marks, not tooltips: each label is drawn in both panels.
+    const drawn = svg.split(`>${label}</text>`).length - 1;
+    assert.equal(drawn, 2, `'${label}' is written next to its point in both panels`);
+  }
+  assert.equal(operatingPointLabel({ axisKey: 'beta', axisValue: 0.2, series: 'reverse-sigmoid' }), 'β=0.2');
+  assert.equal(operatingPointLabel({ axisKey: 'decimals', axisValue: 2, series: 'rounding' }), 'decimals=2');
+  assert.equal(operatingPointLabel({ axisKey: null, axisValue: null, series: 'argmax' }), 'argmax');
+  // Error bars: rule marks holding one line per multi-seed point and direction, 4 points × 2 panels × 2.
+  const ruleLines = [...svg.matchAll(/<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)<\/g>/gs)].map((m) => (m[1]!.match(/<line/g) ?? []).length);
+  assert.equal(ruleLines.reduce((a, b) => a + b, 0) - ruleLines.filter((n) => n === 1).length, 4 * 2 * 2, `error bar lines per rule group: ${ruleLines.join(', ')}`);
+  assert.match(svg, /bars ±1 sd/);
+  assert.ok(!svg.includes('NOT A MEASUREMENT'));
+
+  const fake = await renderSvg(panelSpec(panel, { fake: true }));
+  assert.ok(fake.includes('NOT A MEASUREMENT (fake runner): knockoff, budget 100'), 'the fake figure says so in its title');
+  const md = sweepSummary({ name: 's', victim: 'v', finished: 10, total: 10, fake: true }, [panel]);
+  assert.match(md.split('\n')[0]!, /^# Sweep s: NOT A MEASUREMENT \(fake runner\)$/);
+  const csv = sweepCsv(rowsOf(cells), { fake: true });
+  assert.equal(csv.split('\n')[0], FAKE_CSV_FIRST_LINE);
+  assert.deepEqual(parse(csv.slice(csv.indexOf('\n') + 1), { columns: true }).length, cells.length);
+  assert.ok(!sweepCsv(rowsOf(cells)).startsWith('#'), 'a real sweep.csv starts with its header');
 });

@@ -4,18 +4,48 @@
  */
 import type { ModelParams } from '../models/io.js';
 import { createDefense } from '../defenses/registry.js';
-import type { DefenseSpec } from '../defenses/spec.js';
-import type { Defense, DefenseContext } from '../defenses/types.js';
+import { drawsRandomness, type DefenseSpec } from '../defenses/spec.js';
+import { DEFENSE_STREAMS, type Defense, type DefenseContext } from '../defenses/types.js';
 
-export function defenseContext(params: ModelParams, seed: number): DefenseContext {
+export function defenseContext(params: ModelParams, seed: number, stream?: string): DefenseContext {
   return {
     numClasses: params.numClasses,
     inputShape: [params.input.height, params.input.width, params.input.channels],
     arch: params.arch,
     seed,
+    ...(stream === undefined ? {} : { stream }),
   };
 }
 
-export function createAttackDefense(spec: DefenseSpec, params: ModelParams, seed: number): Promise<Defense> {
-  return createDefense(spec, defenseContext(params, seed));
+/** The defense answering the test-set evaluation and the one answering the attacker. */
+export interface AttackDefenses {
+  evaluation: Defense;
+  attacker: Defense;
+  dispose(): void;
+}
+
+/**
+ * One instance per consumer when the defense is random, each on its own stream, so the
+ * attacker's answers do not depend on how many test images were answered first (--test-limit);
+ * deterministic defenses (MAD's surrogate included) are built once and shared.
+ */
+export async function createAttackDefenses(spec: DefenseSpec, params: ModelParams, seed: number): Promise<AttackDefenses> {
+  const attacker = await createDefense(spec, defenseContext(params, seed, DEFENSE_STREAMS.attacker));
+  let evaluation = attacker;
+  if (drawsRandomness(spec)) {
+    try {
+      evaluation = await createDefense(spec, defenseContext(params, seed, DEFENSE_STREAMS.defenderEval));
+    } catch (err) {
+      attacker.dispose();
+      throw err;
+    }
+  }
+  return {
+    evaluation,
+    attacker,
+    dispose() {
+      attacker.dispose();
+      evaluation.dispose();
+    },
+  };
 }

@@ -26,7 +26,7 @@ import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types
 import type { TransferSet } from '../attacks/transfer-set.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
-import { createAttackDefense, defenseContext } from './defense-adapter.js';
+import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
 import { createNone } from '../defenses/none.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
@@ -62,7 +62,7 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
   // Claimed before any work: an unusable --out fails now, not after the attackers trained.
   const output = await reserveOutputDir(spec.out, spec.force);
   let victim: tf.LayersModel | null = null;
-  let defense: Defense | null = null;
+  let defenses: AttackDefenses | null = null;
   let committed = false;
   try {
     await initEngine(spec.backend ? { backend: spec.backend } : {});
@@ -72,13 +72,13 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
     hooks.onVictimLoaded?.(victim);
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
-    defense = await createAttackDefense(spec.defense, params, spec.seed);
+    defenses = await createAttackDefenses(spec.defense, params, spec.seed);
     const run = await prepare(spec, params, victimWeights);
-    const result = await execute(spec, run, victim, defense, baseline, output, hooks, startedAt, started);
+    const result = await execute(spec, run, victim, defenses, baseline, output, hooks, startedAt, started);
     committed = true;
     return result;
   } finally {
-    defense?.dispose();
+    defenses?.dispose();
     victim?.dispose();
     if (!committed) await output.abandon();
   }
@@ -243,7 +243,7 @@ async function execute(
   spec: AttackSpec,
   run: PreparedRun,
   victimModel: tf.LayersModel,
-  defense: Defense,
+  defenses: AttackDefenses,
   baseline: Baseline | null,
   output: OutputReservation,
   hooks: RunAttackHooks,
@@ -256,13 +256,14 @@ async function execute(
   let result: AttackResult | undefined;
   await output.commit(async (dir) => {
     const evalStart = performance.now();
-    const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defense);
+    const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defenses.evaluation);
     const evalSeconds = (performance.now() - evalStart) / 1000;
     reporter.line(
       `victim on ${utility.testCount} test images: ${pct(utility.undefendedAccuracy)} undefended, ${pct(utility.defendedAccuracy)} with ${describeDefense(spec.defense)} (mean L1 ${utility.test.l1.mean.toFixed(3)})`,
     );
 
     const queryStart = performance.now();
+    const defense = defenses.attacker;
     const stage = await collectTransferSet(spec, run, victimModel, defense, reporter);
     reporter.done();
     const querySeconds = (performance.now() - queryStart) / 1000;
@@ -360,6 +361,7 @@ async function saveAttacker(
     defense: { ...spec.defense, description: describeDefense(spec.defense) },
     victim: spec.victim,
     training: spec.training,
+    augmentation: null,
     metrics: { testAccuracy: score.accuracy, bestEpochAccuracy: score.bestEpochAccuracy, bestEpoch: score.bestEpoch, fidelity: score.fidelity },
   };
   await writeJsonAtomic(path.join(dir, PARAMS_FILE), params);
@@ -383,6 +385,9 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     jacobian: spec.attack === 'knockoff' ? null : spec.attack === 'jbtop' ? spec.jacobian : { ...spec.jacobian, topK: undefined, pgdSteps: undefined, pgdStepSize: undefined },
     attackerArch: run.attackerArch,
     training: spec.training,
+    trainingPreset: spec.trainingPreset ?? null,
+    // Attackers train on un-augmented queries, as the reference does (its 'test' transform).
+    attackerAugmentation: null,
     queryBatchSize: spec.queryBatchSize,
     seed: spec.seed,
     out: spec.out,

@@ -6,6 +6,7 @@ import type { BackendName } from '../engine/backend-names.js';
 import type { DatasetName, Split } from '../data/types.js';
 import type { ArchName } from '../models/types.js';
 import type { TrainSettings } from '../train/loop.js';
+import type { TrainingPreset } from '../train/defaults.js';
 import type { AttackName, JacobianSettings, LabelMode } from '../attacks/names.js';
 import type { DefenseSpec } from '../defenses/spec.js';
 
@@ -26,6 +27,8 @@ export interface AttackSpec {
   /** Default: the victim's architecture. */
   attackerArch?: ArchName;
   training: TrainSettings;
+  /** Which defaults `training` was resolved from (recorded in result.json); absent: not said. */
+  trainingPreset?: TrainingPreset;
   /** Images per black-box call. */
   queryBatchSize: number;
   seed: number;

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 
-interface NumberRange {
+export interface NumberRange {
   min?: number;
   max?: number;
   /** exclusive lower bound */

@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import { normalisationFor } from './normalisation.js';
+import { augmentationFor } from './augmentation.js';
 import { DATASET_NAMES, type DatasetInfo, type DatasetName, type NormalisationFamily, type Split } from './types.js';
 
 interface CatalogEntry {
@@ -103,6 +104,7 @@ export function datasetInfo(name: DatasetName): DatasetInfo {
     channels: e.channels,
     family: e.family,
     normalisation: normalisationFor(e.family),
+    trainingAugmentation: augmentationFor(e.family),
     officialSizes: { ...e.officialSizes },
   };
 }

@@ -1,3 +1,5 @@
+import type { Augmentation } from './augmentation.js';
+
 /** Dataset names the CLI accepts. */
 export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'emnist-letters'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -55,6 +57,8 @@ export interface DatasetInfo {
   family: NormalisationFamily;
   /** The family's normalisation (SPEC), what a model trained on this dataset expects. */
   normalisation: Normalisation;
+  /** How a victim trains on it (the reference's 'train' transform of its family); null = none. */
+  trainingAugmentation: Augmentation | null;
   /** Official image counts of the train and test splits. */
   officialSizes: { train: number; test: number };
 }

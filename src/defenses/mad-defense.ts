@@ -10,10 +10,11 @@
  * The ablations need none: G = I uses y alone, and the random vertex ignores the objective.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 import { defineDefense } from './base.js';
 import { closedFormScorer, gramScorer, identityScorer, type VertexScorer } from './mad-objective.js';
 import { stepTowards } from './mad-step.js';
+import { defenseRng } from './stream.js';
 import { Surrogate } from './surrogate.js';
 import type { MadSpec } from './spec.js';
 import type { Defense, DefenseContext } from './types.js';
@@ -40,7 +41,7 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
     });
   }
   if (spec.ablation === 'random-vertex') {
-    const rng = new Rng(ctx.seed).fork('random-vertex');
+    const rng = defenseRng(ctx, 'random-vertex');
     return defineDefense({
       spec, numClasses: ctx.numClasses, ball, release: () => oracle.dispose(),
       transform: (y) => (unchanged ? tf.clone(y) : move(y, oracle.random(y, rng))),

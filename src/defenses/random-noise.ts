@@ -4,14 +4,15 @@
  * L1), ỹ = σ(z + δ) renormalised to sum to 1.
  * The reference draws only non-negative uniform noise; `poison` draws symmetric noise:
  * uniform: δ_k ~ U(−ε_z, ε_z); gaussian: δ_k ~ N(0, ε_z²); then the projection.
- * Draws come from the run's seed (Rng fork 'random-noise'), one block per apply() call, so the
- * same seed and batch order give the same outputs. ε_z = 0 releases y unchanged, bit for bit.
+ * Draws come from the run's seed and the consumer's stream (defenseRng(ctx, 'random-noise')), one
+ * block per apply() call, so the same seed, consumer and batch order give the same outputs. ε_z = 0 releases y unchanged, bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 import { defineDefense } from './base.js';
 import { clippedLogit } from './logit.js';
 import { projectBall } from './projection.js';
+import { defenseRng } from './stream.js';
 import type { RandomNoiseSpec } from './spec.js';
 import type { Defense, DefenseContext } from './types.js';
 
@@ -37,7 +38,7 @@ export function withLogitNoise(y: tf.Tensor2D, delta: tf.Tensor2D): tf.Tensor2D 
 
 export function createRandomNoise(spec: RandomNoiseSpec, ctx: DefenseContext): Defense {
   const K = ctx.numClasses;
-  const rng = new Rng(ctx.seed).fork('random-noise');
+  const rng = defenseRng(ctx, 'random-noise');
   return defineDefense({
     spec,
     numClasses: K,

@@ -88,6 +88,26 @@ export type DefenseSpec =
 
 export type SpecOf<N extends DefenseName> = Extract<DefenseSpec, { name: N }>;
 
+/**
+ * Whether the defense draws from a seeded random stream (defenseRng): then every consumer of its
+ * answers needs its own instance. Exhaustive over the specs, so a new defense must answer here.
+ */
+export function drawsRandomness(spec: DefenseSpec): boolean {
+  switch (spec.name) {
+    case 'random-noise':
+      return spec.epsZ > 0;
+    case 'mad':
+    case 'mad-argmax':
+      return spec.ablation === 'random-vertex';
+    case 'none':
+    case 'top-k':
+    case 'argmax':
+    case 'rounding':
+    case 'reverse-sigmoid':
+      return false;
+  }
+}
+
 /** One short human-readable line: `mad(eps=0.5, ydist=l1, jacobian=closed)`. */
 export function describeDefense(spec: DefenseSpec): string {
   switch (spec.name) {

@@ -45,8 +45,23 @@ export interface DefenseContext {
   /** The run's seed: noise, random vertices and the default surrogate's weights derive from it. */
   seed: number;
   /**
+   * Which consumer this instance answers (see DEFENSE_STREAMS). Random defenses draw from a
+   * stream derived from (seed, their purpose, this name), so the answers one consumer gets never
+   * depend on how many draws another consumer made (e.g. the test-set evaluation's size).
+   * Absent: the stream derived from (seed, purpose) alone, for one-off library use.
+   */
+  stream?: string;
+  /**
    * A surrogate to share between several MAD defenses (a sweep over ε and oracles builds it once);
    * it must be the one the spec names (checked by id) and the caller disposes it.
    */
   surrogate?: Surrogate;
 }
+
+/** The consumers of a defense's randomness inside one run, each with its own stream. */
+export const DEFENSE_STREAMS = {
+  /** The defense answering the victim's test set (defender utility), in `poison eval` and `poison attack`. */
+  defenderEval: 'defender-eval',
+  /** The defense answering the attacker's queries. */
+  attacker: 'attacker',
+} as const;

@@ -12,7 +12,7 @@ import { loadImageSet } from '../data/load.js';
 import { loadSavedModel, type ModelParams } from '../models/io.js';
 import { createDefense } from '../defenses/registry.js';
 import { describeDefense, type DefenseSpec } from '../defenses/spec.js';
-import type { Defense } from '../defenses/types.js';
+import { DEFENSE_STREAMS, type Defense } from '../defenses/types.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { reserveOutputDir } from '../util/outdir.js';
 import { startProgress } from '../util/progress.js';
@@ -75,6 +75,8 @@ export async function runEval(spec: EvalSpec): Promise<EvalReport> {
       inputShape: [params.input.height, params.input.width, params.input.channels],
       arch: params.arch,
       seed: spec.seed,
+      // The stream `poison attack` evaluates the defender with: both report the same utility.
+      stream: DEFENSE_STREAMS.defenderEval,
     });
     const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.limit });
     if (test.numClasses !== params.numClasses) {

@@ -16,6 +16,8 @@ export interface OperatingPoint {
   attackerAccuracy: number;
   /** Mean ‖y − ỹ‖₁ over the attacker's queries (the test set's when queries were not measured). */
   l1: number;
+  /** Spread over seeds: sample standard deviations (0 with a single seed). */
+  spread: { defenderAccuracy: number; attackerAccuracy: number; l1: number };
   seeds: number;
 }
 
@@ -73,15 +75,24 @@ export function aggregate(rows: readonly SweepRow[], numClasses: number): Attack
 
 function meanPoint(rows: SweepRow[]): OperatingPoint {
   const mean = (f: (r: SweepRow) => number): number => rows.reduce((s, r) => s + f(r), 0) / rows.length;
+  const sd = (f: (r: SweepRow) => number): number => {
+    if (rows.length < 2) return 0;
+    const m = mean(f);
+    return Math.sqrt(rows.reduce((s, r) => s + (f(r) - m) ** 2, 0) / (rows.length - 1));
+  };
+  const defender = (r: SweepRow): number => r.record.metrics.defender.accuracy;
+  const attacker = (r: SweepRow): number => r.record.metrics.attacker.accuracy;
+  const l1 = (r: SweepRow): number => (r.record.metrics.defender.queries ?? r.record.metrics.defender.test).l1.mean;
   const first = rows[0]!;
   return {
     series: first.series,
     defense: first.cell.settings.defense.name,
     axisKey: first.axisKey,
     axisValue: first.axisValue,
-    defenderAccuracy: mean((r) => r.record.metrics.defender.accuracy),
-    attackerAccuracy: mean((r) => r.record.metrics.attacker.accuracy),
-    l1: mean((r) => (r.record.metrics.defender.queries ?? r.record.metrics.defender.test).l1.mean),
+    defenderAccuracy: mean(defender),
+    attackerAccuracy: mean(attacker),
+    l1: mean(l1),
+    spread: { defenderAccuracy: sd(defender), attackerAccuracy: sd(attacker), l1: sd(l1) },
     seeds: rows.length,
   };
 }

@@ -120,6 +120,7 @@ export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendNa
     querysetDir: queryset ? context.dataDirs[queryset] : undefined,
     jacobian,
     attackerArch: s.attacker.arch,
+    trainingPreset: s.attacker.preset ?? 'paper',
     training: {
       epochs: s.attacker.epochs,
       lr: s.attacker.lr,

@@ -5,6 +5,7 @@
 import type { DatasetName } from '../data/types.js';
 import type { ArchName } from '../models/types.js';
 import type { DefenseSpec } from '../defenses/spec.js';
+import type { TrainingPreset } from '../train/defaults.js';
 import type { ParamValue, VictimTrainSettings } from './config-types.js';
 
 /**
@@ -21,7 +22,8 @@ export interface VictimIdentity {
 export interface CellSettings {
   victim: VictimIdentity;
   attack: { name: string } & Record<string, ParamValue | null>;
-  attacker: { arch: ArchName; epochs: number; lr: number; momentum: number; batchSize: number; lrStep: number; weightDecay: number };
+  /** Resolved training of F_A; `preset` is present only when not the paper's (cell ids stay stable). */
+  attacker: { arch: ArchName; epochs: number; lr: number; momentum: number; batchSize: number; lrStep: number; weightDecay: number; preset?: TrainingPreset };
   /** As resolved by the defense library (every default filled in). */
   defense: DefenseSpec;
   budget: number;

@@ -7,6 +7,8 @@ import type { DatasetName } from '../data/types.js';
 import type { ArchName } from '../models/types.js';
 import type { BackendName } from '../engine/backend-names.js';
 import type { DefenseName, DefenseSpec } from '../defenses/spec.js';
+import type { TrainingPreset } from '../train/defaults.js';
+import type { TrainSettings } from '../train/loop.js';
 
 /** The fields `poison train` accepts, as a victim trained once per sweep into `<out>/victim/`. */
 export interface VictimTrainSettings {
@@ -25,16 +27,17 @@ export interface VictimTrainSettings {
 
 export type VictimSource = { kind: 'dir'; dir: string } | { kind: 'train'; train: VictimTrainSettings };
 
-/** How the attacker trains F_A on its transfer set (the SPEC's attacker column). */
-export interface AttackerTrainSettings {
+/**
+ * How the attacker trains F_A on its transfer set: a preset and the keys the file sets. The
+ * rest is resolved per attack and architecture by src/train/defaults.ts (resolveAttackerTraining),
+ * exactly as `poison attack` resolves its flags.
+ */
+export interface AttackerTrainConfig {
   /** Architecture of F_A; null = the victim's (the paper's setting). */
   arch: ArchName | null;
-  epochs: number;
-  lr: number;
-  momentum: number;
-  batchSize: number;
-  lrStep: number;
-  weightDecay: number;
+  preset: TrainingPreset;
+  /** The training keys written in the file; absent ones come from the preset. */
+  overrides: Partial<TrainSettings>;
 }
 
 /** A scalar defense parameter value. */
@@ -73,7 +76,7 @@ export interface SweepConfig {
   /** Budgets of the attack entries without their own (may be empty when every entry has its own). */
   budgets: number[];
   seeds: number[];
-  attacker: AttackerTrainSettings;
+  attacker: AttackerTrainConfig;
   /** Score defenses and attackers on the first N test images only (quick sweeps); null = all. */
   testLimit: number | null;
   /** Images per black-box call. */

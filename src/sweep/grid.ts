@@ -3,6 +3,8 @@
  * parameter grid, every cell with its resolved settings and a content id.
  */
 import type { AttackName } from '../attacks/names.js';
+import type { ArchName } from '../models/types.js';
+import { attackerTrainingDefaults, resolveTraining } from '../train/defaults.js';
 import { sharesTransferSet } from './attack-catalog.js';
 import { sideInfoIdentity } from './defense-catalog.js';
 import { shortHash } from './hash.js';
@@ -10,10 +12,11 @@ import type { Cell, CellSettings, VictimIdentity } from './cell.js';
 import type { AttackEntry, SweepConfig } from './config-types.js';
 
 export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] {
-  const attacker = { ...config.attacker, arch: config.attacker.arch ?? victim.arch };
+  const attackerArch = config.attacker.arch ?? victim.arch;
   const labels = attackLabels(config.attacks);
   const cells: Cell[] = [];
   for (const attack of config.attacks) {
+    const attacker = cellAttacker(config, attack.name as AttackName, attackerArch);
     for (const budget of attack.budgets ?? config.budgets) {
       for (const seed of config.seeds) {
         for (const defense of config.defenses) {
@@ -41,6 +44,16 @@ export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] 
   const ids = new Set(cells.map((c) => c.id));
   if (ids.size !== cells.length) throw new Error('two cells of the grid have the same settings: the config validation let a duplicate through');
   return cells;
+}
+
+/**
+ * A cell's attacker training, resolved by the same function as `poison attack`'s flags. The
+ * preset is named only when it is not the paper's, so paper cells keep the ids they always had.
+ */
+export function cellAttacker(config: Pick<SweepConfig, 'attacker'>, attack: AttackName, arch: ArchName): CellSettings['attacker'] {
+  const { preset, overrides } = config.attacker;
+  const training = resolveTraining(attackerTrainingDefaults(arch, attack, preset), overrides);
+  return { arch, ...training, ...(preset === 'paper' ? {} : { preset }) };
 }
 
 /**

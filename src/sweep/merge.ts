@@ -61,15 +61,17 @@ export async function mergeSweep(plan: SweepPlan): Promise<MergeReport> {
   for (const [index, label] of labels) attackOrder.set(label, index);
   const rows = buildRows(plan.cells, finished.records, plan.config.defenses, attackOrder);
   const panels = aggregate(rows, datasetInfo(plan.victim.identity.dataset).numClasses);
+  // Any cell from the fake runner makes every output say it is not a measurement.
+  const fake = [...finished.records.values()].some((r) => r.provenance.runner === 'fake');
   const csvFile = path.join(plan.out, CSV_FILE);
   const summaryFile = path.join(plan.out, SUMMARY_FILE);
   const plotsDir = path.join(plan.out, PLOTS_DIR);
-  const svgs = await Promise.all(panels.map(async (p) => ({ name: plotFileName(p), svg: await renderSvg(panelSpec(p)) })));
+  const svgs = await Promise.all(panels.map(async (p) => ({ name: plotFileName(p), svg: await renderSvg(panelSpec(p, { fake })) })));
   await makeDirs(plan.out, 'sweep output');
-  await writeFileAtomic(csvFile, sweepCsv(rows));
+  await writeFileAtomic(csvFile, sweepCsv(rows, { fake }));
   await writeFileAtomic(
     summaryFile,
-    sweepSummary({ name: plan.config.name, victim: describeVictim(plan.victim.identity), finished: finished.records.size, total: plan.cells.length }, panels),
+    sweepSummary({ name: plan.config.name, victim: describeVictim(plan.victim.identity), finished: finished.records.size, total: plan.cells.length, fake }, panels),
   );
   // File by file (shards finishing together may merge at the same moment), then drop plots of
   // attacks or budgets no longer in the grid.

@@ -17,9 +17,11 @@ import { DEFENSE_NAMES, defenseKeys, isDefenseName, keyHelp, type DefenseName } 
 import { defaultValue, expectedText, readParamValue } from './param-schema.js';
 import { configError } from './problems.js';
 import { describe, parseYaml, suggestion, type MapView, type YamlReader } from './yaml-reader.js';
+import { TRAIN_SETTING_KEYS, TRAIN_SETTING_RANGES, TRAINING_PRESETS, victimTrainingDefaults } from '../train/defaults.js';
+import type { TrainSettings } from '../train/loop.js';
 import type {
   AttackEntry,
-  AttackerTrainSettings,
+  AttackerTrainConfig,
   DefenseEntry,
   ParamValue,
   SweepConfig,
@@ -69,7 +71,6 @@ export function parseSweepConfig(text: string, file: string, opts: ParseOptions 
   const victimNode = root.required('victim', 'a mapping with dir or train');
   const victim = victimNode === undefined ? undefined : readVictim(reader, victimNode, opts);
   const victimDataset = victim?.dataset ?? null;
-  const victimArch = victim?.arch ?? null;
 
   const attacksNode = root.required('attacks', 'a list of attacks, each a mapping with a name');
   const attacks = attacksNode === undefined ? undefined : readAttacks(reader, attacksNode, victimDataset);
@@ -87,7 +88,7 @@ export function parseSweepConfig(text: string, file: string, opts: ParseOptions 
     seedsNode === undefined ? [1] : reader.grid(seedsNode, 'seeds', (n, p) => reader.number(n, p, { integer: true, min: 1, max: 2 ** 31 - 1 }));
 
   const attackerNode = root.get('attacker');
-  const attacker = readAttacker(reader, attackerNode, victimArch);
+  const attacker = readAttacker(reader, attackerNode);
 
   const testLimitNode = root.get('testLimit');
   const testLimit = isNullish(testLimitNode) ? null : reader.number(testLimitNode, 'testLimit', { integer: true, min: 1 });
@@ -162,9 +163,6 @@ interface ReadVictim {
   train: VictimTrainSettings | null;
 }
 
-/** `poison train`'s defaults, so a train block means what the same flags would. */
-const TRAIN_DEFAULTS = { epochs: 30, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0, seed: 1 };
-
 function readVictim(reader: YamlReader, node: Node | null, opts: ParseOptions): ReadVictim | undefined {
   const m = reader.map(node, 'victim', 'a mapping with either dir (a saved model) or train (settings to train one)');
   if (!m) return undefined;
@@ -193,18 +191,21 @@ function readVictim(reader: YamlReader, node: Node | null, opts: ParseOptions): 
   if (!t) return undefined;
   const dataset = requiredChoice(t, 'dataset', DATASET_NAMES);
   const arch = requiredChoice(t, 'arch', ARCH_NAMES);
-  const epochs = t.number('epochs', { integer: true, min: 1 }, TRAIN_DEFAULTS.epochs);
-  const lr = t.number('lr', { gt: 0 }, TRAIN_DEFAULTS.lr);
-  const momentum = t.number('momentum', { min: 0, max: 0.999 }, TRAIN_DEFAULTS.momentum);
-  const batchSize = t.number('batchSize', { integer: true, min: 1 }, TRAIN_DEFAULTS.batchSize);
-  const lrStep = t.number('lrStep', { integer: true, min: 1 }, TRAIN_DEFAULTS.lrStep);
-  const weightDecay = t.number('weightDecay', { min: 0 }, TRAIN_DEFAULTS.weightDecay);
+  // `poison train`'s defaults for the architecture (src/train/defaults.ts), so a train block
+  // means what the same flags would.
+  const d = victimTrainingDefaults(arch ?? 'lenet');
+  const epochs = t.number('epochs', TRAIN_SETTING_RANGES.epochs, d.epochs);
+  const lr = t.number('lr', TRAIN_SETTING_RANGES.lr, d.lr);
+  const momentum = t.number('momentum', TRAIN_SETTING_RANGES.momentum, d.momentum);
+  const batchSize = t.number('batchSize', TRAIN_SETTING_RANGES.batchSize, d.batchSize);
+  const lrStep = t.number('lrStep', TRAIN_SETTING_RANGES.lrStep, d.lrStep);
+  const weightDecay = t.number('weightDecay', TRAIN_SETTING_RANGES.weightDecay, d.weightDecay);
   const limitNode = t.get('limit');
   const limit =
     limitNode === undefined || (limitNode !== null && 'value' in limitNode && limitNode.value === null)
       ? null
       : reader.number(limitNode, t.child('limit'), { integer: true, min: 1 });
-  const seed = t.number('seed', { integer: true, min: 1, max: 2 ** 31 - 1 }, TRAIN_DEFAULTS.seed);
+  const seed = t.number('seed', { integer: true, min: 1, max: 2 ** 31 - 1 }, 1);
   t.finish();
   if (
     dataset === undefined || arch === undefined || epochs === undefined || lr === undefined || momentum === undefined ||
@@ -445,27 +446,24 @@ function combinations(grid: Record<string, ParamValue[]>, order: readonly string
 // ---------------------------------------------------------------------------------------------
 // attacker training
 
-/** SPEC: attackers train as long as their victim did in the paper: 30 epochs (LeNet), 100 (VGG). */
-function defaultAttackerEpochs(arch: ArchName | null): number {
-  return arch === 'vgg16_bn' ? 100 : 30;
-}
-
-function readAttacker(reader: YamlReader, node: Node | null | undefined, victimArch: ArchName | null): AttackerTrainSettings | undefined {
-  const m = node === undefined ? undefined : reader.map(node, 'attacker', 'a mapping of attacker training settings (epochs, lr, momentum, batchSize, lrStep, weightDecay, arch)');
+/** The attacker block: its architecture, preset and whichever training keys the file sets. */
+function readAttacker(reader: YamlReader, node: Node | null | undefined): AttackerTrainConfig | undefined {
+  const m = node === undefined ? undefined : reader.map(node, 'attacker', `a mapping of attacker training settings (preset, ${TRAIN_SETTING_KEYS.join(', ')}, arch)`);
   if (node !== undefined && !m) return undefined;
   const archNode = m?.get('arch');
   const arch = archNode === undefined ? null : reader.choice(archNode, 'attacker.arch', ARCH_NAMES);
-  const epochs = m ? m.number('epochs', { integer: true, min: 1 }, defaultAttackerEpochs(arch ?? victimArch)) : defaultAttackerEpochs(victimArch);
-  const lr = m ? m.number('lr', { gt: 0 }, 0.1) : 0.1;
-  const momentum = m ? m.number('momentum', { min: 0, max: 0.999 }, 0.5) : 0.5;
-  const batchSize = m ? m.number('batchSize', { integer: true, min: 1 }, 64) : 64;
-  const lrStep = m ? m.number('lrStep', { integer: true, min: 1 }, 50) : 50;
-  const weightDecay = m ? m.number('weightDecay', { min: 0 }, 0) : 0;
-  m?.finish();
-  if (arch === undefined || epochs === undefined || lr === undefined || momentum === undefined || batchSize === undefined || lrStep === undefined || weightDecay === undefined) {
-    return undefined;
+  const preset = m ? m.choice('preset', TRAINING_PRESETS, 'paper') : 'paper';
+  const overrides: Partial<TrainSettings> = {};
+  let failed = false;
+  for (const key of TRAIN_SETTING_KEYS) {
+    if (!m?.has(key)) continue;
+    const v = m.number(key, TRAIN_SETTING_RANGES[key]);
+    if (v === undefined) failed = true;
+    else overrides[key] = v;
   }
-  return { arch, epochs, lr, momentum, batchSize, lrStep, weightDecay };
+  m?.finish();
+  if (arch === undefined || preset === undefined || failed) return undefined;
+  return { arch, preset, overrides };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  * no browser.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { AttackPanel } from './aggregate.js';
+import type { AttackPanel, OperatingPoint } from './aggregate.js';
 
 export const PLOTS_DIR = 'plots';
 
@@ -19,16 +19,41 @@ interface Mark {
   label: string;
 }
 
+/** Greek letters for the operating points a reader knows from the paper: ε, β, ε_z. */
+const AXIS_SYMBOL: Record<string, string> = { eps: 'ε', beta: 'β', 'noise-eps': 'ε_z' };
+
+/** The label drawn next to a point: "ε=0.5", "k=1", "decimals=2"; the defense's name when it has no axis. */
+export function operatingPointLabel(point: Pick<OperatingPoint, 'axisKey' | 'axisValue' | 'series'>): string {
+  if (point.axisKey === null) return point.series;
+  return `${AXIS_SYMBOL[point.axisKey] ?? point.axisKey}=${point.axisValue ?? ''}`;
+}
+
+/** What the title says of a figure that holds no measurement (the fake runner's). */
+const FAKE_TITLE_PREFIX = 'NOT A MEASUREMENT (fake runner): ';
+
+interface PanelOptions {
+  /** Made from the fake runner's cells: say so in the title. */
+  fake?: boolean;
+}
+
 /** The vega-lite spec of one attack's figure (two panels side by side). */
-export function panelSpec(panel: AttackPanel): TopLevelSpec {
+export function panelSpec(panel: AttackPanel, options: PanelOptions = {}): TopLevelSpec {
   const lines = panel.points.map((p) => ({
     series: p.series,
     axis: p.axisValue ?? 0,
     point: p.axisKey === null ? p.series : `${p.axisKey}=${p.axisValue}`,
+    label: operatingPointLabel(p),
     defender: 100 * p.defenderAccuracy,
     attacker: 100 * p.attackerAccuracy,
     l1: p.l1,
     seeds: p.seeds,
+    // ±1 standard deviation over seeds, drawn only where a point has several seeds.
+    attackerLo: 100 * (p.attackerAccuracy - p.spread.attackerAccuracy),
+    attackerHi: 100 * (p.attackerAccuracy + p.spread.attackerAccuracy),
+    defenderLo: 100 * (p.defenderAccuracy - p.spread.defenderAccuracy),
+    defenderHi: 100 * (p.defenderAccuracy + p.spread.defenderAccuracy),
+    l1Lo: p.l1 - p.spread.l1,
+    l1Hi: p.l1 + p.spread.l1,
   }));
   const chance = 100 * panel.numClassesChance;
   const undef = panel.undefended;
@@ -41,13 +66,16 @@ export function panelSpec(panel: AttackPanel): TopLevelSpec {
     accuracyMarks.push({ x: 100 * undef.defenderAccuracy, y: chance, label: 'ideal' });
   }
   l1Marks.push({ x: 0, y: chance, label: 'ideal' });
-  const seedsText = panel.seeds.length === 1 ? `seed ${panel.seeds[0]}` : `mean over seeds ${panel.seeds.join(', ')}`;
+  const several = panel.points.some((p) => p.seeds > 1);
+  const seedsText =
+    panel.seeds.length === 1 ? `seed ${panel.seeds[0]}` : `mean over seeds ${panel.seeds.join(', ')}${several ? ', bars ±1 sd' : ''}`;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
-      text: `${panel.attackLabel}, budget ${panel.budget}`,
-      subtitle: `${panel.dataset} victim (${panel.victimArch}), ${seedsText}`,
+      text: `${options.fake ? FAKE_TITLE_PREFIX : ''}${panel.attackLabel}, budget ${panel.budget}`,
+      subtitle: `${panel.dataset} victim (${panel.victimArch}), ${seedsText}; points labelled with their operating point`,
       anchor: 'start',
+      ...(options.fake ? { color: '#b00000' } : {}),
     },
     background: 'white',
     config: { view: { stroke: '#ddd' }, axis: { grid: true, gridColor: '#eee' }, legend: { orient: 'right' } },
@@ -86,6 +114,40 @@ function chart(lines: object[], x: 'defender' | 'l1', xTitle: string, marks: Mar
             { field: 'attacker', title: 'attacker %', format: '.2f' },
             { field: 'l1', title: 'mean L1', format: '.3f' },
           ],
+        },
+      },
+      {
+        // Spread over seeds: vertical bars (attacker) and horizontal bars (x), ±1 sd.
+        data: { values: lines },
+        transform: [{ filter: 'datum.seeds > 1' }],
+        mark: { type: 'rule', strokeWidth: 1.2 },
+        encoding: {
+          x: { field: x, type: 'quantitative' },
+          y: { field: 'attackerLo', type: 'quantitative' },
+          y2: { field: 'attackerHi' },
+          color: { field: 'series', type: 'nominal', title: 'defense' },
+        },
+      },
+      {
+        data: { values: lines },
+        transform: [{ filter: 'datum.seeds > 1' }],
+        mark: { type: 'rule', strokeWidth: 1.2 },
+        encoding: {
+          x: { field: `${x}Lo`, type: 'quantitative' },
+          x2: { field: `${x}Hi` },
+          y: { field: 'attacker', type: 'quantitative' },
+          color: { field: 'series', type: 'nominal', title: 'defense' },
+        },
+      },
+      {
+        // The operating point (ε, β, k, decimals) written next to each point, so the SVG reads without the CSV.
+        data: { values: lines },
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -3, fontSize: 9 },
+        encoding: {
+          x: { field: x, type: 'quantitative' },
+          y: { field: 'attacker', type: 'quantitative' },
+          text: { field: 'label' },
+          color: { field: 'series', type: 'nominal', title: 'defense' },
         },
       },
       {

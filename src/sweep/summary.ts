@@ -8,6 +8,10 @@ import type { AttackPanel, OperatingPoint } from './aggregate.js';
 
 export const SUMMARY_FILE = 'summary.md';
 
+/** What every output of a fake-runner sweep says first. */
+export const FAKE_NOTICE =
+  'NOT A MEASUREMENT: made by the fake runner (POISON_SWEEP_FAKE_RUNNER=1); every number is a fixed function of its cell settings, for testing the sweep machinery';
+
 /** Utility costs the summary reports, in accuracy points. */
 const TOLERANCES = [0.01, 0.05] as const;
 
@@ -16,12 +20,15 @@ interface SummaryHeader {
   victim: string;
   finished: number;
   total: number;
+  /** Made from the fake runner's cells: the title and first line say these are no measurements. */
+  fake?: boolean;
 }
 
 export function sweepSummary(header: SummaryHeader, panels: readonly AttackPanel[]): string {
   const lines: string[] = [
-    `# Sweep ${header.name}`,
+    `# Sweep ${header.name}${header.fake ? ': NOT A MEASUREMENT (fake runner)' : ''}`,
     '',
+    ...(header.fake ? [`${FAKE_NOTICE}.`, ''] : []),
     `Victim: ${header.victim}. ${header.finished} of ${header.total} cells finished${header.finished < header.total ? ' (an unfinished sweep: numbers below use the finished cells only)' : ''}.`,
     '',
     'For each defense: the lowest attacker accuracy among its operating points whose defender accuracy stays within',

@@ -4,6 +4,7 @@
  * shortest round-trip form, so equal results give byte-equal files.
  */
 import { stringify } from 'csv-stringify/sync';
+import { FAKE_NOTICE } from './summary.js';
 import { operatingAxis } from './defense-catalog.js';
 import type { Distortion } from './cell-record.js';
 import type { SweepRow } from './rows.js';
@@ -163,10 +164,17 @@ function cellText(v: Value): string {
   return v === null ? '' : typeof v === 'number' ? String(v) : v;
 }
 
-export function sweepCsv(rows: readonly SweepRow[]): string {
+/**
+ * The first line of a fake-runner sweep.csv, before the header: a reader (or a spreadsheet) sees
+ * at once that nothing below is measured. Readers skip lines starting with '#' before the header.
+ */
+export const FAKE_CSV_FIRST_LINE = `# ${FAKE_NOTICE.replace(/,/g, ';')}`;
+
+export function sweepCsv(rows: readonly SweepRow[], options: { fake?: boolean } = {}): string {
   const records = rows.map((r) => {
     const values = rowValues(r);
     return CSV_COLUMNS.map((c) => cellText(values[c]));
   });
-  return stringify(records, { header: true, columns: [...CSV_COLUMNS], eof: true, record_delimiter: 'unix' });
+  const csv = stringify(records, { header: true, columns: [...CSV_COLUMNS], eof: true, record_delimiter: 'unix' });
+  return options.fake ? `${FAKE_CSV_FIRST_LINE}\n${csv}` : csv;
 }

@@ -7,7 +7,8 @@ import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
 import { initEngine, type BackendName } from '../engine/backend.js';
 import { loadImageSet } from '../data/index.js';
-import { toModelInput } from '../data/convert.js';
+import { toModelInput, type BatchIndices } from '../data/convert.js';
+import { augmentImages, describeAugmentation, type Augmentation } from '../data/augmentation.js';
 import { datasetInfo } from '../data/catalog.js';
 import type { DatasetName, ImageSet, InputSpec } from '../data/types.js';
 import { buildModel } from '../models/registry.js';
@@ -42,12 +43,23 @@ interface TrainVictimResult {
 export const TRAIN_LOG_FILE = 'train-log.csv';
 
 /** Batches of an ImageSet for a model: normalised inputs and one-hot targets. */
-function imageSetSource(set: ImageSet, spec: InputSpec): BatchSource {
+export function imageSetSource(set: ImageSet, spec: InputSpec, augment?: { augmentation: Augmentation; rng: Rng }): BatchSource {
+  const size = set.height * set.width * set.channels;
   return {
     count: set.count,
     batch(indices) {
+      let images: ImageSet = set;
+      let picked: BatchIndices = indices;
+      if (augment) {
+        // Augment copies of the stored bytes (draws in batch order), then convert as usual.
+        const bytes = new Uint8Array(indices.length * size);
+        for (let k = 0; k < indices.length; k++) bytes.set(set.pixels.subarray(indices[k]! * size, (indices[k]! + 1) * size), k * size);
+        augmentImages(bytes, indices.length, set.height, set.width, set.channels, augment.augmentation, augment.rng);
+        images = { ...set, pixels: bytes, count: indices.length };
+        picked = { start: 0, end: indices.length };
+      }
       return tf.tidy(() => {
-        const x = toModelInput(set, indices, spec);
+        const x = toModelInput(images, picked, spec);
         const labels = new Int32Array(indices.length);
         for (let i = 0; i < indices.length; i++) labels[i] = set.labels[indices[i]!]!;
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), set.numClasses).toFloat() as tf.Tensor2D;
@@ -58,7 +70,7 @@ function imageSetSource(set: ImageSet, spec: InputSpec): BatchSource {
 }
 
 /** The input a model trained on this dataset takes: its own shape and its family's normalisation. */
-function victimInputSpec(dataset: DatasetName): InputSpec {
+export function victimInputSpec(dataset: DatasetName): InputSpec {
   const info = datasetInfo(dataset);
   return { height: info.height, width: info.width, channels: info.channels, ...info.normalisation };
 }
@@ -83,13 +95,16 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
     throw new UsageError(`--arch ${spec.arch} cannot take ${spec.dataset} images: ${(err as Error).message}`);
   }
   const shuffle = rng.fork('shuffle');
+  // The reference's training transform for the dataset's family (CIFAR: crop + flip; MNIST: none).
+  const augmentation = datasetInfo(spec.dataset).trainingAugmentation;
+  const augmentRng = rng.fork('augment');
   const testInputs = (start: number, end: number): tf.Tensor4D => toModelInput(test, { start, end }, input);
   const log: (string | number)[][] = [];
   const batches = Math.ceil(train.count / spec.batchSize);
   const started = performance.now();
   let bar = startProgress({ label: `epoch 1/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet });
   let testAccuracy = NaN;
-  const epochs = await trainClassifier(model, imageSetSource(train, input), spec, shuffle, {
+  const epochs = await trainClassifier(model, imageSetSource(train, input, augmentation ? { augmentation, rng: augmentRng } : undefined), spec, shuffle, {
     onBatchEnd: (r) => {
       if (r.batch % 5 === 0 || r.batch === r.batches) {
         bar.update(r.batch, {
@@ -130,6 +145,8 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
       lrStep: spec.lrStep,
       weightDecay: spec.weightDecay,
       limit: spec.limit ?? null,
+      augmentation,
+      augmentationDescription: describeAugmentation(augmentation),
     },
     data: { train: { source: train.source, count: train.count }, test: { source: test.source, count: test.count } },
     metrics: {

@@ -111,6 +111,17 @@ export class Rng {
   }
 }
 
+/**
+ * An independent stream named by a path of labels, derived from the run's seed alone:
+ * namedStream(seed, 'a', 'b') = new Rng(seed).fork('a').fork('b'). Draws from one stream never
+ * shift another, however many each consumer makes.
+ */
+export function namedStream(runSeed: number, ...names: string[]): Rng {
+  let rng = new Rng(runSeed);
+  for (const name of names) rng = rng.fork(name);
+  return rng;
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

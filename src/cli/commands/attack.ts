@@ -25,6 +25,8 @@ import {
   type JacobianSettings,
 } from '../../attacks/names.js';
 import type { AttackSpec } from '../../attack/spec.js';
+import { TRAINING_PRESETS, trainingDefaultsTable } from '../../train/defaults.js';
+import { addAttackerTrainingFlags, attackerTrainingFromFlags } from '../training-flags.js';
 
 
 function parseKappa(raw: string | undefined): number | null {
@@ -88,12 +90,10 @@ export function registerAttack(program: Command): void {
     .option('--pgd-steps <n>', `jbtop: PGD steps per target (default ${JACOBIAN_DEFAULTS.pgdSteps})`)
     .option('--pgd-step-size <x>', `jbtop: PGD step size (default ${JACOBIAN_DEFAULTS.pgdStepSize})`)
     .option('--attacker-arch <name>', `attacker architecture (${ARCH_NAMES.join(', ')}; default: the victim's)`)
-    .option('--epochs <n>', 'attacker epochs', '30')
-    .option('--lr <x>', 'attacker SGD learning rate', '0.1')
-    .option('--momentum <x>', 'attacker SGD momentum', '0.5')
-    .option('--batch-size <n>', 'attacker (and substitute) batch size', '64')
-    .option('--lr-step <n>', 'multiply the attacker learning rate by 0.1 every N epochs', '50')
-    .option('--weight-decay <x>', 'attacker L2 weight decay', '0')
+    .option('--preset <name>', `attacker training defaults (${TRAINING_PRESETS.join(', ')}): the paper's, or the authors' scripts' (docs/spec-reference-preset.md)`, 'paper');
+  // Attacker (and substitute batch) training flags; unset ones come from the preset (src/train/defaults.ts).
+  addAttackerTrainingFlags(cmd);
+  cmd
     .option('--query-batch-size <n>', 'images per black-box call', '128')
     .option('--seed <n>', 'seed for everything (queries, attacker initialisation and data order, defense randomness)', '1')
     .option('--baseline <file>', 'result.json of the undefended run (same attack, budgets, seed): reports error amplification')
@@ -116,7 +116,10 @@ Output (--out, written atomically: a killed run leaves only an ignored .<name>.t
   budget-<B>/          the attacker trained on the first B queries: model.json, weights.bin,
                        params.json (kind 'attacker'), train-log.csv (one row per epoch)
 Knockoff's transfer set and the victim's test posteriors are cached under --cache-dir, so
-another defense on the same (victim, pool, budget, seed) does not run the victim again.`,
+another defense on the same (victim, pool, budget, seed) does not run the victim again.
+
+Training defaults (flags set explicitly override them; the same table is in docs/sweep-config.md):
+${trainingDefaultsTable(ARCH_NAMES)}`,
     )
     .action(async (flags: Flags) => {
       const attack = parseChoice('--attack', flagText(flags, 'attack'), ATTACK_NAMES);
@@ -132,6 +135,7 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
       const defenseValues = defenseFlagValues(flags);
       const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
       const attackerArchRaw = flagText(flags, 'attackerArch');
+      const attackerArch = attackerArchRaw === undefined ? undefined : parseChoice('--attacker-arch', attackerArchRaw, ARCH_NAMES);
       const backendRaw = flagText(flags, 'backend');
 
       const { readParams } = await import('../../models/io.js');
@@ -157,6 +161,7 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
       if (attack === 'jbtop' && jacobian.topK > victimParams.numClasses - 1) {
         throw new UsageError(`--top-k must be at most ${victimParams.numClasses - 1} (the victim's classes other than the top-1), got ${jacobian.topK}`);
       }
+      const attackerTraining = attackerTrainingFromFlags(flags, attackerArch ?? victimParams.arch, attack);
       const spec: AttackSpec = {
         victim,
         attack,
@@ -167,15 +172,9 @@ another defense on the same (victim, pool, budget, seed) does not run the victim
         querysetSplit,
         querysetDir: flagText(flags, 'querysetDir'),
         jacobian,
-        attackerArch: attackerArchRaw === undefined ? undefined : parseChoice('--attacker-arch', attackerArchRaw, ARCH_NAMES),
-        training: {
-          epochs: parseNumber('--epochs', flagText(flags, 'epochs'), { integer: true, min: 1 }),
-          lr: parseNumber('--lr', flagText(flags, 'lr'), { gt: 0 }),
-          momentum: parseNumber('--momentum', flagText(flags, 'momentum'), { min: 0, max: 0.999 }),
-          batchSize: parseNumber('--batch-size', flagText(flags, 'batchSize'), { integer: true, min: 1 }),
-          lrStep: parseNumber('--lr-step', flagText(flags, 'lrStep'), { integer: true, min: 1 }),
-          weightDecay: parseNumber('--weight-decay', flagText(flags, 'weightDecay'), { min: 0 }),
-        },
+        attackerArch,
+        trainingPreset: attackerTraining.preset,
+        training: attackerTraining.training,
         queryBatchSize: parseNumber('--query-batch-size', flagText(flags, 'queryBatchSize'), { integer: true, min: 1 }),
         seed,
         out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defenseSlug(defense)}-s${seed}`),

@@ -1,0 +1,88 @@
+/**
+ * The one place training defaults come from, for victims and attackers alike: `poison train`,
+ * `poison attack`, the sweep config and the docs' tables all resolve their settings here, so a
+ * setting cannot mean one thing on the command line and another in a sweep. Free of
+ * TensorFlow.js (the CLI prints these in --help before loading anything heavy).
+ *
+ * Two presets:
+ *   paper     — the SPEC (the paper's appendix): SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1
+ *               every 50 epochs; 30 epochs for LeNet-sized nets, 100 for VGG16-BN.
+ *   reference — what the authors' released scripts train the attacker with (docs/spec-reference-preset.md
+ *               cites file and line for every value): knockoff (knockoffnets'
+ *               knockoff/adversary/train.py as the prediction-poisoning README runs it) and the
+ *               Jacobian family's final model (prediction-poisoning's defenses/adversary/jacobian.py).
+ */
+import { attackFamily, type AttackName } from '../attacks/names.js';
+import type { ArchName } from '../models/types.js';
+import type { NumberRange } from '../cli/validate.js';
+import type { TrainSettings } from './loop.js';
+
+export const TRAINING_PRESETS = ['paper', 'reference'] as const;
+export type TrainingPreset = (typeof TRAINING_PRESETS)[number];
+
+/** The SPEC's length of training: the paper trains VGG16-BN 100 epochs, the MNIST-sized nets 30. */
+function paperEpochs(arch: ArchName): number {
+  return arch === 'vgg16_bn' ? 100 : 30;
+}
+
+/** SPEC: victims train with SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1 every 50 epochs, 30 / 100 epochs. */
+export function victimTrainingDefaults(arch: ArchName): TrainSettings {
+  return { epochs: paperEpochs(arch), lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 };
+}
+
+/**
+ * How the attacker trains F_A (architecture `arch`) on the transfer set of `attack` under a
+ * preset. Knockoff and the Jacobian family differ only under `reference`, where the authors'
+ * scripts train them differently.
+ */
+export function attackerTrainingDefaults(arch: ArchName, attack: AttackName, preset: TrainingPreset): TrainSettings {
+  if (preset === 'paper') {
+    return { epochs: paperEpochs(arch), lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 };
+  }
+  if (attackFamily(attack) === 'pool') {
+    // knockoff/adversary/train.py with the README's `--epochs 50`: 'sgdm' (no weight decay),
+    // lr 0.01, momentum 0.5, batch 64, StepLR(60, 0.1).
+    return { epochs: 50, lr: 0.01, momentum: 0.5, batchSize: 64, lrStep: 60, weightDecay: 0 };
+  }
+  // jacobian.py's final train_model call: 100 epochs, lr 0.01, momentum 0.9, batch 64; train_model's
+  // own optimizer (weight decay 5e-4) and StepLR(30, 0.1).
+  return { epochs: 100, lr: 0.01, momentum: 0.9, batchSize: 64, lrStep: 30, weightDecay: 5e-4 };
+}
+
+/** The defaults, with whatever the user set explicitly (flags or YAML keys) on top. */
+export function resolveTraining(defaults: TrainSettings, overrides: Partial<TrainSettings>): TrainSettings {
+  const out: TrainSettings = { ...defaults };
+  for (const key of TRAIN_SETTING_KEYS) {
+    const v = overrides[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** Valid values of each setting: the flags and the sweep's YAML keys check the same ranges. */
+export const TRAIN_SETTING_RANGES: Record<keyof TrainSettings, NumberRange> = {
+  epochs: { integer: true, min: 1 },
+  lr: { gt: 0 },
+  momentum: { min: 0, max: 0.999 },
+  batchSize: { integer: true, min: 1 },
+  lrStep: { integer: true, min: 1 },
+  weightDecay: { min: 0 },
+};
+
+export const TRAIN_SETTING_KEYS = ['epochs', 'lr', 'momentum', 'batchSize', 'lrStep', 'weightDecay'] as const satisfies readonly (keyof TrainSettings)[];
+
+/**
+ * The defaults as a markdown table (docs/sweep-config.md and README.md hold this very text; a
+ * test keeps them equal), one row per preset, attack family and architecture.
+ */
+export function trainingDefaultsTable(archs: readonly ArchName[]): string {
+  const rows = ['| who | preset | attack | architecture | epochs | lr | momentum | batch | lr ×0.1 every | weight decay |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const row = (who: string, preset: string, attack: string, arch: string, s: TrainSettings): string =>
+    `| ${who} | ${preset} | ${attack} | ${arch} | ${s.epochs} | ${s.lr} | ${s.momentum} | ${s.batchSize} | ${s.lrStep} | ${s.weightDecay} |`;
+  for (const arch of archs) rows.push(row('victim', '—', '—', arch, victimTrainingDefaults(arch)));
+  for (const arch of archs) rows.push(row('attacker', 'paper', 'every attack', arch, attackerTrainingDefaults(arch, 'knockoff', 'paper')));
+  for (const [attack, label] of [['knockoff', 'knockoff'], ['jbda', 'jbda, jbself, jbtop']] as const) {
+    for (const arch of archs) rows.push(row('attacker', 'reference', label, arch, attackerTrainingDefaults(arch, attack, 'reference')));
+  }
+  return rows.join('\n');
+}
