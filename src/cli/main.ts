@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isPoisonError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
+import { dawnLoaded } from '../engine/dawn-state.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -62,11 +63,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.exitCode = exitCodeFor(err);
-  },
-);
+// Dawn (the webgpu backend) keeps the event loop alive: a run that loaded it exits explicitly.
+const finish = (code: number): void => {
+  process.exitCode = code;
+  if (dawnLoaded()) process.exit(code);
+};
+main(process.argv).then(finish, (err: unknown) => finish(exitCodeFor(err)));

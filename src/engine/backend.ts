@@ -1,13 +1,16 @@
 /**
  * Picks the compute backend at start-up: the fastest that loads, in the order
- * tfjs-node-gpu (CUDA), tfjs-node, wasm. `--backend` forces one; a forced backend that cannot
- * load is an error, never a silent fallback. The pure-JS cpu backend is only ever used when
+ * tfjs-node-gpu (CUDA), webgpu (Dawn, on a hardware adapter only), tfjs-node, wasm. `--backend`
+ * forces one (`--backend webgpu` also accepts a software adapter such as lavapipe); a forced
+ * backend that cannot load is an error, never a silent fallback. The pure-JS cpu backend is only ever used when
  * forced (reference checks in tests): it is hundreds of times too slow for convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
+import { loadWebGpu, webGpuAdapter, type WebGpuAdapterInfo } from './webgpu.js';
+import { registerWebGpuKernels } from './webgpu-kernels.js';
 
 import { BACKEND_NAMES, type BackendName } from './backend-names.js';
 
@@ -26,6 +29,8 @@ export interface EngineInfo {
   wasmThreads?: boolean;
   /** wasm only: which gradient kernels of the project are installed. */
   wasmKernels?: WasmKernelSet;
+  /** webgpu only: the adapter (vendor, device, driver) the backend runs on. */
+  webgpuAdapter?: WebGpuAdapterInfo;
 }
 
 export function parseBackendName(raw: string): BackendName {
@@ -67,6 +72,18 @@ async function tryWasm(kernels: WasmKernelSet): Promise<string | null> {
   return null;
 }
 
+async function tryWebGpu(forced: boolean): Promise<string | null> {
+  const failure = await loadWebGpu(forced);
+  if (failure) return failure;
+  try {
+    if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend did not initialise';
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'failed to initialise';
+  }
+  registerWebGpuKernels();
+  return null;
+}
+
 export interface EngineOptions {
   backend?: BackendName;
   /** For benchmarks only: which of the project's wasm kernels to install. */
@@ -78,11 +95,12 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   tf.env().set('PROD', true);
   tf.env().set('IS_TEST', false);
   const kernels = opts.wasmKernels ?? 'all';
-  const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'tensorflow', 'wasm'];
+  const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'];
   const failures: string[] = [];
   for (const name of order) {
     let failure: string | null;
     if (name === 'tensorflow-gpu') failure = await tryNode('@tensorflow/tfjs-node-gpu');
+    else if (name === 'webgpu') failure = await tryWebGpu(opts.backend === 'webgpu');
     else if (name === 'tensorflow') failure = await tryNode('@tensorflow/tfjs-node');
     else if (name === 'wasm') failure = await tryWasm(kernels);
     else failure = (await tf.setBackend('cpu')) ? null : 'the cpu backend did not initialise';
@@ -96,7 +114,9 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
     const hint =
       opts.backend === 'wasm' || opts.backend === 'cpu'
         ? 'reinstall with `npm ci`'
-        : `install ${opts.backend === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu (needs CUDA)' : '@tensorflow/tfjs-node'} or choose --backend wasm`;
+        : opts.backend === 'webgpu'
+          ? 'needs the optional packages webgpu and @tensorflow/tfjs-backend-webgpu and a Vulkan (Linux), Metal or D3D12 driver, or choose --backend wasm'
+          : `install ${opts.backend === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu (needs CUDA)' : '@tensorflow/tfjs-node'} or choose --backend wasm`;
     throw new RuntimeFailure(`backend '${opts.backend}' cannot load (${failures.join('; ')}): ${hint}`);
   }
   throw new RuntimeFailure(`no compute backend could load (${failures.join('; ')}): reinstall with \`npm ci\``);
@@ -106,7 +126,9 @@ function describe(name: BackendName, kernels: WasmKernelSet): EngineInfo {
   const pkg =
     name === 'tensorflow-gpu'
       ? '@tensorflow/tfjs-node-gpu'
-      : name === 'tensorflow'
+      : name === 'webgpu'
+        ? '@tensorflow/tfjs-backend-webgpu'
+        : name === 'tensorflow'
         ? '@tensorflow/tfjs-node'
         : name === 'wasm'
           ? '@tensorflow/tfjs-backend-wasm'
@@ -122,6 +144,10 @@ function describe(name: BackendName, kernels: WasmKernelSet): EngineInfo {
     info.wasmSimd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     info.wasmThreads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
     info.wasmKernels = kernels;
+  }
+  if (name === 'webgpu') {
+    const adapter = webGpuAdapter();
+    if (adapter) info.webgpuAdapter = adapter;
   }
   return info;
 }
