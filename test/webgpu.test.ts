@@ -8,7 +8,7 @@
  * Each comparison computes on wasm (or cpu) first and on webgpu last: tensors are never moved
  * off webgpu, whose synchronous reads throw in Node.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -30,21 +30,12 @@ import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import type { AttackContext } from '../src/attacks/types.js';
 import type { TransferSet } from '../src/attacks/transfer-set.js';
 import { BlackBoxOracle } from '../src/attack/oracle.js';
+import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
 
 type Compute = 'wasm' | 'cpu' | 'webgpu';
 
 async function useBackend(name: Compute): Promise<EngineInfo> {
   return initEngine({ backend: name });
-}
-
-/** Why webgpu cannot run here (one line), or null. */
-async function unavailable(): Promise<string | null> {
-  try {
-    await useBackend('webgpu');
-    return null;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0] ?? 'webgpu failed to load';
-  }
 }
 
 /** max |a − b| ≤ rel × max(max |b|, floor). */
@@ -71,18 +62,13 @@ async function read(t: tf.Tensor): Promise<Float32Array> {
   return v;
 }
 
-const why = await unavailable();
-const started = performance.now();
+const why = await webgpuUnavailable();
+// Also when skipping: Dawn may have loaded before finding no adapter.
+exitAfterTests('webgpu tests (webgpu, wasm and cpu)');
 
 if (why) {
   test(`webgpu tests skipped: ${why}`, { skip: why }, () => undefined);
 } else {
-  after(() => {
-    process.stderr.write(`# webgpu tests: ${((performance.now() - started) / 1000).toFixed(1)} s on webgpu/wasm/cpu\n`);
-    // Dawn keeps the event loop alive: end this test file's process once its tests are done.
-    setTimeout(() => process.exit(), 100).unref();
-    setTimeout(() => process.exit(), 2000);
-  });
 
   test('engine: --backend webgpu records the adapter; the project kernel is installed', async () => {
     const info = await useBackend('webgpu');
