@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type EngineInfo } from '../src/engine/backend.js';
 import { installedWebGpuKernels, registerWebGpuKernels } from '../src/engine/webgpu-kernels.js';
+import { loadWebGpu } from '../src/engine/webgpu.js';
 import { buildModel } from '../src/models/registry.js';
 import type { ArchName } from '../src/models/types.js';
 import { softCrossEntropy } from '../src/train/loop.js';
@@ -67,7 +68,7 @@ const why = await webgpuUnavailable();
 exitAfterTests('webgpu tests (webgpu, wasm and cpu)');
 
 if (why) {
-  test(`webgpu tests skipped: ${why}`, { skip: why }, () => undefined);
+  test('webgpu (Dawn) tests', { skip: why }, () => undefined);
 } else {
 
   test('engine: --backend webgpu records the adapter; the project kernel is installed', async () => {
@@ -81,6 +82,17 @@ if (why) {
     const t = tf.matMul(tf.ones([8, 8]), tf.ones([8, 8])); // computed on the GPU
     assert.throws(() => t.dataSync());
     t.dispose();
+  });
+
+  test('the automatic choice takes webgpu only on a hardware adapter', async () => {
+    const forced = await useBackend('webgpu');
+    const software = forced.webgpuAdapter!.software;
+    const failure = await loadWebGpu(false);
+    if (software) assert.match(failure ?? '', /(only a software adapter|no GPU device).*--backend webgpu/);
+    else assert.equal(failure, null);
+    const auto = await initEngine({});
+    if (software) assert.notEqual(auto.backend, 'webgpu');
+    else assert.ok(auto.backend === 'webgpu' || auto.backend === 'tensorflow-gpu', auto.backend);
   });
 
   test('no synchronous reads of device tensors in src/', () => {

@@ -9,6 +9,7 @@
  * with `await t.data()` everywhere. Dawn keeps the event loop alive: the CLI exits explicitly
  * once it has loaded (see dawn-state.ts).
  */
+import { readdirSync } from 'node:fs';
 import { markDawnLoaded } from './dawn-state.js';
 
 /** What provenance records about the adapter tfjs runs on. */
@@ -77,12 +78,23 @@ function dawnFlags(): string[] {
  * tfjs picks is recorded, and flattens tfjs 4.22's `requiredFeatures` (it pushes
  * `['bgra8unorm-storage']` as a nested array, which Dawn rejects).
  */
-async function installDawn(): Promise<GpuLike> {
+async function installDawn(hardwareOnly: boolean): Promise<GpuLike> {
   if (gpu) return gpu;
   const name: string = 'webgpu';
   const dawn = (await import(name)) as DawnModule;
   Object.assign(globalThis, dawn.globals);
-  const created = dawn.create(dawnFlags());
+  // The automatic choice never takes a software Vulkan driver: keep the loader from loading
+  // lavapipe / SwiftShader at all (Dawn prints warnings about their limits on stderr).
+  const disable = hardwareOnly && process.platform === 'linux' && process.env.VK_LOADER_DRIVERS_DISABLE === undefined;
+  if (disable) process.env.VK_LOADER_DRIVERS_DISABLE = '*lvp*,*swiftshader*';
+  let created: GpuLike;
+  try {
+    created = dawn.create(dawnFlags());
+    // Dawn creates its Vulkan instance when it first enumerates adapters.
+    await created.requestAdapter({ powerPreference: 'high-performance' });
+  } finally {
+    if (disable) delete process.env.VK_LOADER_DRIVERS_DISABLE;
+  }
   const requestAdapter = created.requestAdapter.bind(created);
   created.requestAdapter = async (options) => {
     const adapter = await requestAdapter(options);
@@ -112,9 +124,13 @@ async function installDawn(): Promise<GpuLike> {
  * automatic choice must not land on a CPU emulating a GPU, slower than wasm.
  */
 export async function loadWebGpu(allowSoftware: boolean): Promise<string | null> {
+  if (!allowSoftware && process.platform === 'linux' && !hasGpuDeviceNode()) {
+    // Without a GPU device node Dawn can only find a software adapter: do not even load it.
+    return 'no GPU device (/dev/nvidia*, /dev/dri/renderD*); a software adapter needs --backend webgpu';
+  }
   let created: GpuLike;
   try {
-    created = await installDawn();
+    created = await installDawn(!allowSoftware);
   } catch (err) {
     return `the webgpu package (Dawn) cannot load: ${firstLine(err)}`;
   }
@@ -140,6 +156,18 @@ export async function loadWebGpu(allowSoftware: boolean): Promise<string | null>
 /** The adapter tfjs's webgpu backend was created on (after a successful setBackend). */
 export function webGpuAdapter(): WebGpuAdapterInfo | null {
   return lastAdapter ? summarise(lastAdapter) : null;
+}
+
+/** Linux: an NVIDIA device or a DRM render node (AMD, Intel, virtio GPUs) exists. */
+function hasGpuDeviceNode(): boolean {
+  const has = (dir: string, re: RegExp): boolean => {
+    try {
+      return readdirSync(dir).some((n) => re.test(n));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^renderD\d+$/);
 }
 
 function firstLine(err: unknown): string {
