@@ -279,15 +279,17 @@ async function gpuProfile(batch: number): Promise<void> {
   model.dispose();
   const byName = new Map<string, { count: number; ms: number }>();
   let total = 0;
+  let dispatched = 0;
   for (const k of info.kernels) {
     const ms = Number(await k.kernelTimeMs) || 0;
+    if (ms > 0) dispatched++;
     const e = byName.get(k.name) ?? { count: 0, ms: 0 };
     e.count++;
     e.ms += ms;
     byName.set(k.name, e);
     total += ms;
   }
-  console.log(`# profile: one VGG16-BN training step, batch ${batch}: ${info.kernels.length} kernels, GPU time ${total.toFixed(1)} ms, unprofiled step ${wallMs.toFixed(1)} ms wall`);
+  console.log(`# profile: one VGG16-BN training step, batch ${batch}: ${info.kernels.length} kernels, ${dispatched} with GPU time (dispatches; Identity/Reshape are free), GPU time ${total.toFixed(1)} ms, unprofiled step ${wallMs.toFixed(1)} ms wall`);
   const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
   for (const [name, e] of rows) {
     console.log(`${name.padEnd(28)} ${String(e.count).padStart(5)} ×  ${e.ms.toFixed(2).padStart(9)} ms  ${total > 0 ? ((100 * e.ms) / total).toFixed(1).padStart(5) : '    -'}%`);
