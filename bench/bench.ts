@@ -5,6 +5,12 @@
  *   npm run bench                 # everything
  *   npm run bench -- train        # LeNet training: project kernels vs filter-only baseline
  *   npm run bench -- defenses     # black-box queries/s per defense, as a ratio to `none`
+ *   npm run bench -- gpu          # webgpu: LeNet / VGG16-BN training and inference samples/s,
+ *                                 # and a per-kernel profile of one VGG16-BN training step
+ *
+ * `gpu` knobs (environment): BENCH_STEPS (timed steps, 20), BENCH_WARMUP (2), BENCH_LENET_BATCH
+ * (64), BENCH_VGG_BATCH (128), BENCH_INFER_BATCH (256). On lavapipe (a CPU) use tiny values, e.g.
+ * BENCH_STEPS=2 BENCH_WARMUP=1 BENCH_VGG_BATCH=4 BENCH_INFER_BATCH=16.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
@@ -20,6 +26,7 @@ import { describeDefense, type DefenseSpec, type MadSpec } from '../src/defenses
 import type { Defense } from '../src/defenses/types.js';
 import type { DefendedBlackBox } from '../src/blackbox/defended.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
+import { registerWebGpuKernels, type WebGpuKernelSet } from '../src/engine/webgpu-kernels.js';
 
 function randomSource(count: number, shape: [number, number, number], classes: number): BatchSource {
   const rng = new Rng(3);
@@ -212,7 +219,112 @@ async function defenseOnlyCosts(victim: tf.LayersModel, x: tf.Tensor4D, setups: 
   y.dispose();
 }
 
-const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses };
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return v;
+}
+
+/** Training samples/s: `warmup` steps, then `steps` timed steps (the loss read every step, one step late). */
+async function gpuTrainRate(arch: ArchName, shape: [number, number, number], batch: number, warmup: number, steps: number): Promise<number> {
+  const model = buildModel(arch, { inputShape: shape, numClasses: 10, rng: new Rng(1) });
+  const settings = { epochs: 1, lr: 0.01, momentum: 0.9, batchSize: batch, lrStep: 50, weightDecay: 0 };
+  await trainClassifier(model, randomSource(batch * warmup, shape, 10), settings, new Rng(2));
+  const timed = randomSource(batch * steps, shape, 10);
+  const t0 = performance.now();
+  await trainClassifier(model, timed, settings, new Rng(2));
+  const seconds = (performance.now() - t0) / 1000;
+  model.dispose();
+  return (batch * steps) / seconds;
+}
+
+/** Inference samples/s over `steps` batches, read back once at the end. */
+async function gpuInferRate(arch: ArchName, shape: [number, number, number], batch: number, warmup: number, steps: number): Promise<number> {
+  const model = buildModel(arch, { inputShape: shape, numClasses: 10, rng: new Rng(1) });
+  const x = tf.randomUniform([batch, ...shape], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const run = async (n: number): Promise<void> => {
+    let sum: tf.Tensor = tf.scalar(0);
+    for (let i = 0; i < n; i++) {
+      const next = tf.tidy(() => tf.add(sum, tf.sum(model.predict(x) as tf.Tensor)));
+      sum.dispose();
+      sum = next;
+    }
+    await sum.data();
+    sum.dispose();
+  };
+  await run(warmup);
+  const t0 = performance.now();
+  await run(steps);
+  const seconds = (performance.now() - t0) / 1000;
+  x.dispose();
+  model.dispose();
+  return (batch * steps) / seconds;
+}
+
+/** tf.profile of one VGG16-BN training step: GPU ms per kernel name, kernel count, wall time. */
+async function gpuProfile(batch: number): Promise<void> {
+  const shape: [number, number, number] = [32, 32, 3];
+  const model = buildModel('vgg16_bn', { inputShape: shape, numClasses: 10, rng: new Rng(1) });
+  const settings = { epochs: 1, lr: 0.01, momentum: 0.9, batchSize: batch, lrStep: 50, weightDecay: 0 };
+  const one = randomSource(batch, shape, 10);
+  await trainClassifier(model, one, settings, new Rng(2)); // compile every shader first
+  const t0 = performance.now();
+  await trainClassifier(model, one, settings, new Rng(2));
+  const wallMs = performance.now() - t0;
+  const info = await tf.profile(async () => {
+    await trainClassifier(model, one, settings, new Rng(2));
+  });
+  model.dispose();
+  const byName = new Map<string, { count: number; ms: number }>();
+  let total = 0;
+  let dispatched = 0;
+  for (const k of info.kernels) {
+    const ms = Number(await k.kernelTimeMs) || 0;
+    if (ms > 0) dispatched++;
+    const e = byName.get(k.name) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += ms;
+    byName.set(k.name, e);
+    total += ms;
+  }
+  console.log(`# profile: one VGG16-BN training step, batch ${batch}: ${info.kernels.length} kernels, ${dispatched} with GPU time (dispatches; Identity/Reshape are free), GPU time ${total.toFixed(1)} ms, unprofiled step ${wallMs.toFixed(1)} ms wall`);
+  const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  for (const [name, e] of rows) {
+    console.log(`${name.padEnd(28)} ${String(e.count).padStart(5)} ×  ${e.ms.toFixed(2).padStart(9)} ms  ${total > 0 ? ((100 * e.ms) / total).toFixed(1).padStart(5) : '    -'}%`);
+  }
+}
+
+/**
+ * The webgpu backend: training and inference samples/s of LeNet and VGG16-BN, the project's
+ * im2col filter gradient against the stock kernel on VGG16-BN, and a per-kernel profile.
+ */
+async function benchGpu(): Promise<void> {
+  const engine = await initEngine({ backend: 'webgpu' });
+  const a = engine.webgpuAdapter;
+  console.log(`# webgpu on ${a ? `${a.vendor} ${a.device} (${a.driver})${a.software ? ', SOFTWARE adapter' : ''}, timestamp queries ${a.timestampQuery}` : 'unknown adapter'}`);
+  const steps = envInt('BENCH_STEPS', 20);
+  const warmup = envInt('BENCH_WARMUP', 2);
+  const lenetBatch = envInt('BENCH_LENET_BATCH', 64);
+  const vggBatch = envInt('BENCH_VGG_BATCH', 128);
+  const inferBatch = envInt('BENCH_INFER_BATCH', 256);
+  console.log(`# ${steps} timed steps after ${warmup} warm-up steps; fp32`);
+  const line = (what: string, v: number): void => console.log(`${what.padEnd(48)} ${v.toFixed(v < 100 ? 1 : 0).padStart(9)} samples/s`);
+  line(`LeNet training, batch ${lenetBatch}`, await gpuTrainRate('lenet', [28, 28, 1], lenetBatch, warmup, steps));
+  line(`LeNet inference, batch ${inferBatch}`, await gpuInferRate('lenet', [28, 28, 1], inferBatch, warmup, steps));
+  const vgg: Partial<Record<WebGpuKernelSet, number>> = {};
+  for (const set of ['stock', 'im2col'] as const) {
+    registerWebGpuKernels(set);
+    vgg[set] = await gpuTrainRate('vgg16_bn', [32, 32, 3], vggBatch, warmup, steps);
+    line(`VGG16-BN training, batch ${vggBatch}, ${set} filter gradient`, vgg[set]);
+  }
+  console.log(`im2col filter gradient speed-up (whole step)      ${(vgg.im2col! / vgg.stock!).toFixed(2)}x`);
+  line(`VGG16-BN inference, batch ${inferBatch}`, await gpuInferRate('vgg16_bn', [32, 32, 3], inferBatch, warmup, steps));
+  await gpuProfile(vggBatch);
+}
+
+const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses, gpu: benchGpu };
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -229,3 +341,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Dawn (webgpu) keeps the event loop alive.
+process.exit(process.exitCode ?? 0);

@@ -39,7 +39,7 @@ before(async () => {
   victimDir = path.join(tmp, 'victim');
   const model = await saveVictim(victimDir, 'lenet', [28, 28, 1], 10, 8);
   const test200 = await loadImageSet('mnist', 'test', { limit: 200 });
-  victimAccuracy = accuracyOf(model, 200, (s, e) => toModelInput(test200, { start: s, end: e }, INPUT), test200.labels);
+  victimAccuracy = await accuracyOf(model, 200, (s, e) => toModelInput(test200, { start: s, end: e }, INPUT), test200.labels);
   model.dispose();
 });
 

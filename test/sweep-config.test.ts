@@ -191,7 +191,7 @@ test('top-level settings: backend, testLimit, cacheDir, data folders', () => {
   assert.equal(c.out, 'elsewhere');
   const { lines } = problems(`${VALID}backend: gpu\ndata: {mnistt: /x}\n`);
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(lines[0]!, /backend: expected one of tensorflow-gpu, tensorflow, wasm, cpu, found 'gpu'/);
+  assert.match(lines[0]!, /backend: expected one of tensorflow-gpu, webgpu, tensorflow, wasm, cpu, found 'gpu'/);
   assert.match(lines[1]!, /data\.mnistt: expected one of the keys mnist, .*found unknown key 'mnistt' \(did you mean 'mnist'\?\)/);
 });
 

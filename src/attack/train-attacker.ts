@@ -77,12 +77,12 @@ export async function trainAndScoreAttacker(opts: TrainAttackerOptions): Promise
   const started = performance.now();
   await trainClassifier(model, transferBatchSource(opts.transfer, opts.budget, opts.labelMode), opts.settings, opts.rng, {
     onBatchEnd: (r) => opts.onBatchEnd?.(r.epoch, r.batch, r.batches, r.loss),
-    onEpochEnd: (r) => {
+    onEpochEnd: async (r) => {
       const row: AttackerEpoch = {
         epoch: r.epoch,
         loss: r.loss,
         trainAgreement: r.trainAccuracy,
-        testAccuracy: accuracyOf(model, scoring.count, inputs, testLabels),
+        testAccuracy: await accuracyOf(model, scoring.count, inputs, testLabels),
         seconds: r.seconds,
         lr: r.lr,
       };
@@ -99,7 +99,7 @@ export async function trainAndScoreAttacker(opts: TrainAttackerOptions): Promise
     accuracy: last.testAccuracy,
     bestEpochAccuracy: best.testAccuracy,
     bestEpoch: best.epoch,
-    fidelity: accuracyOf(model, scoring.count, inputs, scoring.victimArgmax),
+    fidelity: await accuracyOf(model, scoring.count, inputs, scoring.victimArgmax),
     epochs,
     trainSeconds,
   };

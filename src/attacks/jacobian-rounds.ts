@@ -47,7 +47,7 @@ class JacobianData {
   /** Query the black box with these pixel images and append them with their answers to D. */
   async queryAndAppend(pixels: tf.Tensor4D): Promise<void> {
     const released = await this.ctx.oracle.query({ pixels });
-    this.pixels.append(pixels.dataSync() as Float32Array);
+    this.pixels.append((await pixels.data()) as Float32Array);
     this.released.append(released);
     this.ctx.reporter?.queried?.(this.ctx.oracle.queriesUsed, this.ctx.budget);
   }

@@ -70,15 +70,15 @@ export function targetedPgd(
  * For each row, the `k` classes the substitute ranks highest after removing `exclude[i]`
  * (argmax ỹ), best first: row-major count × k.
  */
-export function runnerUpClasses(
+export async function runnerUpClasses(
   model: tf.LayersModel,
   pixels: tf.Tensor4D,
   exclude: Int32Array,
   k: number,
   input: InputSpec,
-): Int32Array {
+): Promise<Int32Array> {
   const logits = tf.tidy(() => logitsOf(model, pixels, input));
-  const values = logits.dataSync() as Float32Array;
+  const values = (await logits.data()) as Float32Array;
   const [rows, K] = logits.shape;
   logits.dispose();
   const out = new Int32Array(rows * k);

@@ -18,7 +18,7 @@ async function augmentTopK(step: AugmentStep): Promise<void> {
   for (let start = 0; start < images.length; start += ctx.queryBatchSize) {
     const rows = images.subarray(start, start + ctx.queryBatchSize);
     const x = data.pixelTensor(rows);
-    const classes = runnerUpClasses(substitute, x, data.labels(rows), k, ctx.input);
+    const classes = await runnerUpClasses(substitute, x, data.labels(rows), k, ctx.input);
     x.dispose();
     for (let j = 0; j < rows.length; j++) {
       for (let r = 0; r < k; r++) {

@@ -9,6 +9,7 @@ import { isPoisonError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
 import { describeFsError } from '../util/safe-fs.js';
+import { dawnLoaded } from '../engine/dawn-state.js';
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -66,11 +67,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.exitCode = exitCodeFor(err);
-  },
-);
+// Dawn (the webgpu backend) keeps the event loop alive: a run that loaded it exits explicitly.
+const finish = (code: number): void => {
+  process.exitCode = code;
+  if (dawnLoaded()) process.exit(code);
+};
+main(process.argv).then(finish, (err: unknown) => finish(exitCodeFor(err)));

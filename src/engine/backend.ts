@@ -1,7 +1,8 @@
 /**
  * Picks the compute backend at start-up: the fastest that loads, in the order
- * tfjs-node-gpu (CUDA), tfjs-node, wasm. `--backend` forces one; a forced backend that cannot
- * load is an error, never a silent fallback. The pure-JS cpu backend is only ever used when
+ * tfjs-node-gpu (CUDA), webgpu (Dawn, on a hardware adapter only), tfjs-node, wasm. `--backend`
+ * forces one (`--backend webgpu` also accepts a software adapter such as lavapipe); a forced
+ * backend that cannot load is an error, never a silent fallback. The pure-JS cpu backend is only ever used when
  * forced (reference checks in tests): it is hundreds of times too slow for convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -9,6 +10,8 @@ import { RuntimeFailure } from '../errors.js';
 import { installedVersion } from '../util/package-info.js';
 import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
 import type { BackendName } from './backend-names.js';
+import { loadWebGpu, webGpuAdapter, type WebGpuAdapterInfo } from './webgpu.js';
+import { installedWebGpuKernels, registerWebGpuKernels, type WebGpuKernelSet } from './webgpu-kernels.js';
 
 export type { BackendName };
 
@@ -25,6 +28,10 @@ export interface EngineInfo {
   wasmThreads?: boolean;
   /** wasm only: which gradient kernels of the project are installed. */
   wasmKernels?: WasmKernelSet;
+  /** webgpu only: the adapter (vendor, device, driver) the backend runs on. */
+  webgpuAdapter?: WebGpuAdapterInfo;
+  /** webgpu only: which of the project's webgpu kernels are installed. */
+  webgpuKernels?: WebGpuKernelSet;
 }
 
 let current: EngineInfo | null = null;
@@ -61,6 +68,18 @@ async function tryWasm(kernels: WasmKernelSet): Promise<string | null> {
   return null;
 }
 
+async function tryWebGpu(forced: boolean): Promise<string | null> {
+  const failure = await loadWebGpu(forced);
+  if (failure) return failure;
+  try {
+    if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend did not initialise';
+  } catch (err) {
+    return (err as Error).message.split('\n')[0] ?? 'failed to initialise';
+  }
+  registerWebGpuKernels();
+  return null;
+}
+
 interface EngineOptions {
   backend?: BackendName;
   /** For benchmarks only: which of the project's wasm kernels to install. */
@@ -72,11 +91,12 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   tf.env().set('PROD', true);
   tf.env().set('IS_TEST', false);
   const kernels = opts.wasmKernels ?? 'all';
-  const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'tensorflow', 'wasm'];
+  const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'];
   const failures: string[] = [];
   for (const name of order) {
     let failure: string | null;
     if (name === 'tensorflow-gpu') failure = await tryNode('@tensorflow/tfjs-node-gpu');
+    else if (name === 'webgpu') failure = await tryWebGpu(opts.backend === 'webgpu');
     else if (name === 'tensorflow') failure = await tryNode('@tensorflow/tfjs-node');
     else if (name === 'wasm') failure = await tryWasm(kernels);
     else failure = (await tf.setBackend('cpu')) ? null : 'the cpu backend did not initialise';
@@ -90,7 +110,9 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
     const hint =
       opts.backend === 'wasm' || opts.backend === 'cpu'
         ? 'reinstall with `npm ci`'
-        : `install ${opts.backend === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu (needs CUDA)' : '@tensorflow/tfjs-node'} or choose --backend wasm`;
+        : opts.backend === 'webgpu'
+          ? 'needs the optional packages webgpu and @tensorflow/tfjs-backend-webgpu and a Vulkan (Linux), Metal or D3D12 driver, or choose --backend wasm'
+          : `install ${opts.backend === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu (needs CUDA)' : '@tensorflow/tfjs-node'} or choose --backend wasm`;
     throw new RuntimeFailure(`backend '${opts.backend}' cannot load (${failures.join('; ')}): ${hint}`);
   }
   throw new RuntimeFailure(`no compute backend could load (${failures.join('; ')}): reinstall with \`npm ci\``);
@@ -100,7 +122,9 @@ function describe(name: BackendName, kernels: WasmKernelSet): EngineInfo {
   const pkg =
     name === 'tensorflow-gpu'
       ? '@tensorflow/tfjs-node-gpu'
-      : name === 'tensorflow'
+      : name === 'webgpu'
+        ? '@tensorflow/tfjs-backend-webgpu'
+        : name === 'tensorflow'
         ? '@tensorflow/tfjs-node'
         : name === 'wasm'
           ? '@tensorflow/tfjs-backend-wasm'
@@ -116,6 +140,13 @@ function describe(name: BackendName, kernels: WasmKernelSet): EngineInfo {
     info.wasmSimd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     info.wasmThreads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
     info.wasmKernels = kernels;
+  }
+  if (name === 'webgpu') {
+    const adapter = webGpuAdapter();
+    if (adapter) info.webgpuAdapter = adapter;
+    // Which filter-gradient kernel ran is part of how a number was made.
+    const webgpuKernels = installedWebGpuKernels();
+    if (webgpuKernels) info.webgpuKernels = webgpuKernels;
   }
   return info;
 }

@@ -48,7 +48,7 @@ interface TrainCallbacks {
 }
 
 /** L = −mean_i Σ_k y_ik log softmax(logits)_ik */
-function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 }
 
@@ -71,38 +71,55 @@ export async function trainClassifier(
       let lossSum = 0;
       let correctTotal = 0;
       const started = performance.now();
-      for (let b = 0; b < batches; b++) {
-        const indices = order.subarray(b * settings.batchSize, Math.min(data.count, (b + 1) * settings.batchSize));
-        const { loss, correct } = tf.tidy(() => {
-          const { x, y } = data.batch(indices);
-          let correctCount: tf.Scalar | undefined;
-          const cost = optimizer.minimize(() => {
-            const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-            correctCount = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
-            let l: tf.Scalar = softCrossEntropy(logits, y);
-            if (settings.weightDecay > 0) {
-              // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
-              l = tf.add<tf.Scalar>(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
-            }
-            return l;
-          }, true);
-          return { loss: cost!, correct: correctCount! };
-        });
-        const batchLoss = loss.dataSync()[0]!;
-        const batchCorrect = correct.dataSync()[0]!;
-        loss.dispose();
-        correct.dispose();
-        lossSum += batchLoss * indices.length;
-        correctTotal += batchCorrect;
-        const seen = Math.min(data.count, (b + 1) * settings.batchSize);
+      // Each step's loss and correct count are read asynchronously (synchronous reads throw on
+      // webgpu in Node), one step late: the read of step b waits while step b + 1 is already
+      // queued, so a GPU never idles on the read-back. On wasm the order of work is the same.
+      let pending: { stats: tf.Tensor1D; batch: number } | null = null;
+      const settle = async (p: { stats: tf.Tensor1D; batch: number }): Promise<void> => {
+        const read = await p.stats.data();
+        p.stats.dispose();
+        const batchLoss = read[0]!;
+        const seen = Math.min(data.count, (p.batch + 1) * settings.batchSize);
+        lossSum += batchLoss * (seen - p.batch * settings.batchSize);
+        correctTotal += read[1]!;
         callbacks.onBatchEnd?.({
           epoch,
-          batch: b + 1,
+          batch: p.batch + 1,
           batches,
           loss: batchLoss,
           accuracy: correctTotal / seen,
           samplesPerSecond: seen / ((performance.now() - started) / 1000),
         });
+      };
+      try {
+        for (let b = 0; b < batches; b++) {
+          const indices = order.subarray(b * settings.batchSize, Math.min(data.count, (b + 1) * settings.batchSize));
+          const stats = tf.tidy(() => {
+            const { x, y } = data.batch(indices);
+            let correctCount: tf.Scalar | undefined;
+            const cost = optimizer.minimize(() => {
+              const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+              correctCount = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
+              let l: tf.Scalar = softCrossEntropy(logits, y);
+              if (settings.weightDecay > 0) {
+                // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
+                l = tf.add<tf.Scalar>(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
+              }
+              return l;
+            }, true);
+            const both = tf.stack<tf.Scalar>([cost!, correctCount!]) as tf.Tensor1D;
+            correctCount!.dispose();
+            return both;
+          });
+          const previous = pending;
+          pending = { stats, batch: b };
+          if (previous) await settle(previous);
+        }
+        const last = pending;
+        pending = null;
+        if (last) await settle(last);
+      } finally {
+        pending?.stats.dispose();
       }
       const report: EpochReport = {
         epoch,
@@ -123,24 +140,29 @@ export async function trainClassifier(
   return reports;
 }
 
-/** Fraction of rows whose argmax equals the label; the count is reduced on the backend. */
-export function accuracyOf(
+/**
+ * Fraction of rows whose argmax equals the label; the count is reduced on the backend and
+ * accumulated there, so the whole set costs one (asynchronous) read.
+ */
+export async function accuracyOf(
   model: tf.LayersModel,
   count: number,
   inputs: (start: number, end: number) => tf.Tensor4D,
   labels: Int32Array,
   batchSize = 256,
-): number {
-  let correct = 0;
+): Promise<number> {
+  let correct: tf.Scalar = tf.scalar(0, 'int32');
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
-    const c = tf.tidy(() => {
+    const next = tf.tidy(() => {
       const logits = model.predict(inputs(start, end)) as tf.Tensor2D;
       const truth = tf.tensor1d(labels.subarray(start, end), 'int32');
-      return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), truth), 'int32'));
+      return tf.add<tf.Scalar>(correct, tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), truth), 'int32')));
     });
-    correct += c.dataSync()[0]!;
-    c.dispose();
+    correct.dispose();
+    correct = next;
   }
-  return correct / count;
+  const total = (await correct.data())[0]!;
+  correct.dispose();
+  return total / count;
 }

@@ -114,9 +114,9 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
         });
       }
     },
-    onEpochEnd: (r) => {
+    onEpochEnd: async (r) => {
       bar.stop();
-      testAccuracy = accuracyOf(model, test.count, testInputs, test.labels);
+      testAccuracy = await accuracyOf(model, test.count, testInputs, test.labels);
       log.push([r.epoch, r.loss, r.trainAccuracy, testAccuracy, r.seconds, r.lr]);
       if (!spec.quiet) {
         process.stderr.write(

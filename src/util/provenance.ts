@@ -46,6 +46,8 @@ export const TRACKED_PACKAGES = [
   '@tensorflow/tfjs-backend-wasm',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
+  '@tensorflow/tfjs-backend-webgpu',
+  'webgpu',
   'commander',
   'yaml',
   'csv-stringify',

@@ -1,0 +1,293 @@
+/**
+ * The webgpu backend (Dawn) against wasm and the cpu backend, on small cases: the project's
+ * im2col Conv2DBackpropFilter, one training step's gradients of LeNet and of VGG16-BN (batch 2),
+ * every defense's output, and the first round of a Jacobian attack. In CI this runs on Mesa's
+ * lavapipe (a software Vulkan driver: slow but exact), forced with --backend webgpu. Where Dawn
+ * or a Vulkan driver cannot load, the file skips with one line saying why.
+ *
+ * Each comparison computes on wasm (or cpu) first and on webgpu last: tensors are never moved
+ * off webgpu, whose synchronous reads throw in Node.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine, type EngineInfo } from '../src/engine/backend.js';
+import { installedWebGpuKernels, registerWebGpuKernels } from '../src/engine/webgpu-kernels.js';
+import { loadWebGpu } from '../src/engine/webgpu.js';
+import { buildModel } from '../src/models/registry.js';
+import type { ArchName } from '../src/models/types.js';
+import { softCrossEntropy } from '../src/train/loop.js';
+import { Rng } from '../src/util/rng.js';
+import { DEFENSE_NAMES, type DefenseName } from '../src/defenses/spec.js';
+import { parseDefenseSpec } from '../src/defenses/params.js';
+import { createDefense } from '../src/defenses/registry.js';
+import { victimBlackBox } from '../src/blackbox/victim.js';
+import { loadImageSet } from '../src/data/index.js';
+import type { ImageSet, InputSpec } from '../src/data/types.js';
+import { createNone } from '../src/defenses/none.js';
+import { attackDefinition } from '../src/attacks/registry.js';
+import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
+import type { AttackContext } from '../src/attacks/types.js';
+import type { TransferSet } from '../src/attacks/transfer-set.js';
+import { BlackBoxOracle } from '../src/attack/oracle.js';
+import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
+
+type Compute = 'wasm' | 'cpu' | 'webgpu';
+
+async function useBackend(name: Compute): Promise<EngineInfo> {
+  return initEngine({ backend: name });
+}
+
+/** max |a − b| ≤ rel × max(max |b|, floor). */
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, what: string, floor = 1e-3): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxRef = 0;
+  let maxErr = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(expected[i]!));
+    maxErr = Math.max(maxErr, Math.abs(actual[i]! - expected[i]!));
+  }
+  assert.ok(maxErr <= rel * Math.max(maxRef, floor), `${what}: max error ${maxErr} > ${rel} × ${maxRef}`);
+}
+
+function randomValues(rng: Rng, size: number, lo = -1, hi = 1): Float32Array {
+  const v = new Float32Array(size);
+  for (let i = 0; i < size; i++) v[i] = lo + (hi - lo) * rng.next();
+  return v;
+}
+
+async function read(t: tf.Tensor): Promise<Float32Array> {
+  const v = (await t.data()) as Float32Array;
+  t.dispose();
+  return v;
+}
+
+const why = await webgpuUnavailable();
+// Also when skipping: Dawn may have loaded before finding no adapter.
+exitAfterTests('webgpu tests (webgpu, wasm and cpu)');
+
+if (why) {
+  test('webgpu (Dawn) tests', { skip: why }, () => undefined);
+} else {
+
+  test('engine: --backend webgpu records the adapter; the project kernel is installed', async () => {
+    const info = await useBackend('webgpu');
+    assert.equal(info.backend, 'webgpu');
+    assert.equal(info.tfjsBackend, 'webgpu');
+    assert.ok(info.webgpuAdapter, 'adapter recorded');
+    assert.ok(info.webgpuAdapter.driver.length > 0, 'driver recorded');
+    assert.equal(installedWebGpuKernels(), 'im2col');
+    // Synchronous reads throw on webgpu in Node: the reason every read in src/ is `await data()`.
+    const t = tf.matMul(tf.ones([8, 8]), tf.ones([8, 8])); // computed on the GPU
+    assert.throws(() => t.dataSync());
+    t.dispose();
+  });
+
+  test('the automatic choice takes webgpu only on a hardware adapter', async () => {
+    const forced = await useBackend('webgpu');
+    const software = forced.webgpuAdapter!.software;
+    const failure = await loadWebGpu(false);
+    if (software) assert.match(failure ?? '', /(only a software adapter|no GPU device).*--backend webgpu/);
+    else assert.equal(failure, null);
+    const auto = await initEngine({});
+    if (software) assert.notEqual(auto.backend, 'webgpu');
+    else assert.ok(auto.backend === 'webgpu' || auto.backend === 'tensorflow-gpu', auto.backend);
+  });
+
+  test('no synchronous reads of device tensors in src/', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && /\.(dataSync|arraySync|bufferSync)\(/.test(fs.readFileSync(p, 'utf8'))) offenders.push(p);
+      }
+    };
+    walk(new URL('../../src', import.meta.url).pathname);
+    assert.deepEqual(offenders, []);
+  });
+
+  test('im2col Conv2DBackpropFilter equals the cpu backend (valid/same, strides 1/2, 1×1 to 5×5)', async () => {
+    const cases = [
+      { n: 2, h: 9, w: 10, ci: 3, co: 4, k: 3, s: 1, pad: 'same' as const },
+      { n: 2, h: 9, w: 10, ci: 3, co: 4, k: 3, s: 2, pad: 'same' as const },
+      { n: 3, h: 12, w: 11, ci: 2, co: 5, k: 5, s: 1, pad: 'valid' as const },
+      { n: 2, h: 8, w: 8, ci: 4, co: 3, k: 2, s: 2, pad: 'valid' as const },
+      { n: 2, h: 6, w: 7, ci: 5, co: 6, k: 1, s: 1, pad: 'valid' as const },
+    ];
+    for (const c of cases) {
+      const rng = new Rng(c.n * 100 + c.k * 10 + c.s);
+      const x = randomValues(rng, c.n * c.h * c.w * c.ci);
+      const f = randomValues(rng, c.k * c.k * c.ci * c.co);
+      const dyScale = randomValues(rng, 1)[0]! + 2;
+      const gradient = (): tf.Tensor =>
+        tf.grad((filter: tf.Tensor) => tf.sum(tf.mul(tf.square(tf.conv2d(tf.tensor4d(x, [c.n, c.h, c.w, c.ci]), filter as tf.Tensor4D, c.s, c.pad)), dyScale)))(
+          tf.tensor4d(f, [c.k, c.k, c.ci, c.co]),
+        );
+      await useBackend('cpu');
+      const expected = await read(tf.tidy(gradient));
+      await useBackend('webgpu');
+      const actual = await read(tf.tidy(gradient));
+      assertClose(actual, expected, 1e-4, `k${c.k} s${c.s} ${c.pad}`);
+    }
+    // The stock kernel stays reachable (the benchmark compares the two).
+    registerWebGpuKernels('stock');
+    assert.equal(installedWebGpuKernels(), 'stock');
+    registerWebGpuKernels('im2col');
+  });
+
+  test('int32 kernels that transpose (the TransposeProgram bug) equal the cpu backend', async () => {
+    // oneHot output lives on the GPU (small constant tensors would be computed on the CPU).
+    const cases: [string, () => tf.Tensor][] = [
+      ['transpose', () => tf.transpose(tf.oneHot(tf.tensor2d([[1, 2], [3, 0], [2, 2]], [3, 2], 'int32'), 4), [0, 2, 1])],
+      ['sum axis 1', () => tf.sum(tf.oneHot(tf.tensor2d([[1, 2], [3, 0], [2, 2]], [3, 2], 'int32'), 4), 1)],
+      ['cast then sum', () => tf.sum(tf.cast(tf.oneHot(tf.tensor2d([[1, 2], [3, 0], [2, 2]], [3, 2], 'int32'), 4), 'float32'), 1)],
+      ['max axis 0', () => tf.max(tf.mul(tf.oneHot(tf.tensor1d([1, 2, 3, 0], 'int32'), 4), tf.tensor1d([5, 6, 7, 8], 'int32').reshape([4, 1])), 0)],
+      ['argMax axis 0', () => tf.argMax(tf.oneHot(tf.tensor1d([1, 2, 3, 0], 'int32'), 4), 0)],
+      ['cumsum axis 0', () => tf.cumsum(tf.oneHot(tf.tensor1d([1, 2, 3, 0, 1], 'int32'), 4), 0)],
+    ];
+    for (const [name, f] of cases) {
+      await useBackend('cpu');
+      const expected = await read(tf.tidy(f));
+      await useBackend('webgpu');
+      const out = tf.tidy(f);
+      const dtype = out.dtype;
+      const actual = await read(out);
+      assert.deepEqual(Array.from(actual), Array.from(expected), name);
+      assert.notEqual(dtype, 'complex64');
+    }
+  });
+
+  /** Gradients of one training step's loss w.r.t. every trainable weight, by variable order. */
+  async function stepGradients(backend: Compute, arch: ArchName, shape: [number, number, number], batch: number): Promise<Float32Array[]> {
+    await useBackend(backend);
+    const model = buildModel(arch, { inputShape: shape, numClasses: 10, rng: new Rng(5) });
+    const rng = new Rng(6);
+    const xs = randomValues(rng, batch * shape[0] * shape[1] * shape[2], 0, 1);
+    const labels = Array.from({ length: batch }, (_, i) => (i * 3) % 10);
+    const { grads, names } = tf.tidy(() => {
+      const x = tf.tensor4d(xs, [batch, ...shape]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D;
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { grads } = tf.variableGrads(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), vars);
+      const names = vars.map((v) => v.name);
+      return { grads: names.map((n) => grads[n]!), names };
+    });
+    assert.equal(grads.length, names.length);
+    const out: Float32Array[] = [];
+    for (const g of grads) out.push(await read(g));
+    model.dispose();
+    return out;
+  }
+
+  for (const [arch, shape, batch] of [
+    ['lenet', [28, 28, 1], 4],
+    ['vgg16_bn', [32, 32, 3], 2],
+  ] as const) {
+    test(`${arch}: one training step's gradients (batch ${batch}) equal wasm's`, async () => {
+      const expected = await stepGradients('wasm', arch, [...shape], batch);
+      const actual = await stepGradients('webgpu', arch, [...shape], batch);
+      assert.equal(actual.length, expected.length);
+      assert.ok(expected.length >= (arch === 'lenet' ? 8 : 40), `${expected.length} weight tensors`);
+      // Floor: a convolution's bias before batch norm has a gradient of ~0 (rounding noise only).
+      const scale = Math.max(...expected.map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+      actual.forEach((g, i) => assertClose(g, expected[i]!, 2e-3, `${arch} gradient ${i}`, scale * 1e-2));
+    });
+  }
+
+  const DEFENSE_FLAGS: Record<DefenseName, Record<string, string>> = {
+    none: {},
+    'top-k': { k: '3' },
+    argmax: {},
+    rounding: { decimals: '2' },
+    'reverse-sigmoid': { beta: '0.5', gamma: '0.2' },
+    'random-noise': { 'noise-eps': '1' },
+    mad: { eps: '0.5' },
+    'mad-argmax': { eps: '0.5' },
+  };
+
+  /** Released ỹ of every defense (and MAD's autodiff Jacobian) for 4 queries to a random LeNet. */
+  async function defenseOutputs(backend: Compute): Promise<Map<string, Float32Array>> {
+    await useBackend(backend);
+    const inputShape: [number, number, number] = [28, 28, 1];
+    const victim = buildModel('lenet', { inputShape, numClasses: 10, rng: new Rng(11) });
+    const pixels = randomValues(new Rng(12), 4 * 28 * 28, -1, 2);
+    const out = new Map<string, Float32Array>();
+    const configs: [DefenseName, Record<string, string>][] = DEFENSE_NAMES.map((n) => [n, DEFENSE_FLAGS[n]]);
+    configs.push(['mad', { eps: '0.5', jacobian: 'autodiff' }]);
+    for (const [name, flags] of configs) {
+      const defense = await createDefense(parseDefenseSpec(name, flags), { numClasses: 10, inputShape, arch: 'lenet', seed: 1 });
+      const x = tf.tensor4d(pixels, [4, ...inputShape]);
+      const released = await victimBlackBox(victim, defense).query(x);
+      out.set(`${name} ${JSON.stringify(flags)}`, await read(released));
+      x.dispose();
+      defense.dispose();
+    }
+    victim.dispose();
+    return out;
+  }
+
+  test('every defense releases the same ỹ on webgpu as on wasm', async () => {
+    const expected = await defenseOutputs('wasm');
+    const actual = await defenseOutputs('webgpu');
+    assert.deepEqual([...actual.keys()], [...expected.keys()]);
+    assert.equal(expected.size, DEFENSE_NAMES.length + 1);
+    for (const [key, y] of expected) {
+      assertClose(actual.get(key)!, y, 1e-3, key);
+      // Every defense releases distributions: rows on the simplex.
+      for (let r = 0; r < 4; r++) {
+        const sum = y.subarray(r * 10, (r + 1) * 10).reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(sum - 1) < 1e-4, `${key}: row ${r} sums to ${sum}`);
+      }
+    }
+  });
+
+  const input: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], std: [0.3081] };
+
+  /** JBDA with a 10-image seed set and budget 20: the seed queries and exactly one round. */
+  async function jbdaFirstRound(backend: Compute, seedPool: ImageSet): Promise<TransferSet> {
+    await useBackend(backend);
+    const victim = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng: new Rng(7) });
+    const none = createNone({ name: 'none' }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
+    const budget = 20;
+    const ctx: AttackContext = {
+      oracle: BlackBoxOracle.live(victim, none, input, budget),
+      budget,
+      rng: new Rng(3).fork('attack'),
+      input,
+      numClasses: 10,
+      labelMode: 'probs',
+      queryBatchSize: 10,
+      buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
+      substituteBatchSize: 10,
+    };
+    const transfer = await attackDefinition('jbda').run(ctx, { pool: seedPool, seedPool, jacobian: { ...JACOBIAN_DEFAULTS, seedSize: 10, roundEpochs: 1 } });
+    victim.dispose();
+    none.dispose();
+    return transfer;
+  }
+
+  test('jbda: the seed queries and the first augmentation round match wasm', async () => {
+    const seedPool = await loadImageSet('mnist', 'train', { limit: 50 });
+    const expected = await jbdaFirstRound('wasm', seedPool);
+    const actual = await jbdaFirstRound('webgpu', seedPool);
+    assert.equal(actual.count, 20);
+    assert.equal(expected.count, 20);
+    assert.ok(actual.images.kind === 'pixels' && expected.images.kind === 'pixels');
+    // The seed rows: the same images, the same answers.
+    const size = 28 * 28;
+    assert.deepEqual(actual.images.pixels.subarray(0, 10 * size), expected.images.pixels.subarray(0, 10 * size));
+    assertClose(actual.released.subarray(0, 100), expected.released.subarray(0, 100), 1e-4, 'seed answers');
+    // The augmented rows: x ± λ·sign(∇) — a sign can flip only where the gradient is ~0.
+    const a = actual.images.pixels.subarray(10 * size);
+    const e = expected.images.pixels.subarray(10 * size);
+    let differ = 0;
+    for (let i = 0; i < e.length; i++) if (Math.abs(a[i]! - e[i]!) > 1e-5) differ++;
+    assert.ok(differ <= e.length * 0.005, `${differ} of ${e.length} augmented pixels differ`);
+    let moved = 0;
+    for (let i = 0; i < e.length; i++) if (Math.abs(e[i]! - expected.images.pixels[i]!) > 1e-6) moved++;
+    assert.ok(moved > e.length * 0.1, 'the round moved the images');
+    assertClose(actual.released.subarray(100), expected.released.subarray(100), 1e-2, 'round-1 answers');
+  });
+}
