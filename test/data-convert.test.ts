@@ -42,7 +42,7 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-test('normalisationFor gives the SPEC values', () => {
+test('normalisationFor gives the docs/spec.md values', () => {
   assert.deepEqual(normalisationFor('mnist'), { mean: [0.1307], std: [0.3081] });
   assert.deepEqual(normalisationFor('cifar'), { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] });
 });

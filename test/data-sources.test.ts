@@ -17,7 +17,7 @@ test('parseDatasetName accepts the five names and lists them when wrong', () => 
   });
 });
 
-test('datasetInfo gives shape, classes and the SPEC normalisation', () => {
+test('datasetInfo gives shape, classes and the docs/spec.md normalisation', () => {
   assert.deepEqual(datasetInfo('mnist').normalisation, { mean: [0.1307], std: [0.3081] });
   const c100 = datasetInfo('cifar100');
   assert.deepEqual([c100.numClasses, c100.height, c100.width, c100.channels], [100, 32, 32, 3]);

@@ -1,5 +1,5 @@
 /**
- * MAD's two routes to the attacker's gradient geometry agree: the SPEC closed form (surrogate
+ * MAD's two routes to the attacker's gradient geometry agree: the docs/spec.md closed form (surrogate
  * posterior only) and real autodiff gradients of the surrogate's log-softmax w.r.t. its last
  * dense kernel give the same ỹ (max abs difference ≤ 1e-5) for lenet, cnn-small and vgg16_bn
  * surrogates, both oracles and both norms. Also: the Gram matrices autodiff produces are the

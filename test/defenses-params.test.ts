@@ -45,7 +45,7 @@ test('each defense parses into its typed spec with documented defaults', () => {
   assert.deepEqual(parseDefenseSpec('mad', { eps: '0.5', ablation: 'random-vertex' }).name, 'mad');
 });
 
-test("reverse sigmoid's default γ follows the victim's dataset (SPEC)", () => {
+test("reverse sigmoid's default γ follows the victim's dataset (docs/spec.md)", () => {
   const gamma = (dataset?: string): number => {
     const s = parseDefenseSpec('reverse-sigmoid', { beta: '0.5' }, { dataset });
     assert.equal(s.name, 'reverse-sigmoid');

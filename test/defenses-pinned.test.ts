@@ -72,7 +72,7 @@ test('rounding, then renormalising', async () => {
   assertRows(await defend('rounding', { decimals: '1' }, [[0.25, 0.75]]), [[0.2, 0.8]], 'rounding half to even');
 });
 
-test('reverse sigmoid, SPEC formula', async () => {
+test('reverse sigmoid, docs/spec.md formula', async () => {
   // γ = 1: σ(logit y) = y, so r = β(y − ½) and f = y − r = ½y + ¼ for β = ½:
   // (0.6, 0.3, 0.1) → (0.55, 0.40, 0.30), sum 1.25 → (0.44, 0.32, 0.24).
   assertRows(await defend('reverse-sigmoid', { beta: '0.5', gamma: '1' }, [[0.6, 0.3, 0.1]]), [[0.44, 0.32, 0.24]], 'β=0.5 γ=1');

@@ -15,7 +15,7 @@ const shapes: Record<ArchName, { input: [number, number, number]; params: number
   vgg16_bn: { input: [32, 32, 3], params: 14_714_688 + 5_130 + 4 * 4_224 },
 };
 
-test('every architecture builds with the SPEC layout, a logits layer and the right parameter count', async () => {
+test('every architecture builds with the docs/spec.md layout, a logits layer and the right parameter count', async () => {
   await initEngine({ backend: 'wasm' });
   for (const arch of Object.keys(shapes) as ArchName[]) {
     const { input, params } = shapes[arch];

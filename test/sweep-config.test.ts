@@ -57,7 +57,7 @@ test('a valid config gets every default filled in and the undefended reference a
   assert.equal(c.attacks[1]?.params.seedSize, 10);
   assert.equal(c.attacks[1]?.params.kappa, 400);
   assert.deepEqual(c.defenses.map((d) => d.name), ['none', 'mad', 'reverse-sigmoid']);
-  // Resolved by the defense library: MAD's defaults and reverse sigmoid's γ for MNIST (SPEC: 0.2).
+  // Resolved by the defense library: MAD's defaults and reverse sigmoid's γ for MNIST (docs/spec.md: 0.2).
   assert.deepEqual(c.defenses[1]?.points, [
     { name: 'mad', eps: 0, ydist: 'l1', jacobian: 'closed', ablation: 'none', surrogate: null },
     { name: 'mad', eps: 0.5, ydist: 'l1', jacobian: 'closed', ablation: 'none', surrogate: null },

@@ -1,7 +1,7 @@
 /**
  * One source of training defaults: `poison attack` / `poison train` flags and a sweep config
  * resolve the same settings for every architecture, attack and preset; the documented table is
- * the one the code produces; the presets hold the values the SPEC and the authors' scripts use.
+ * the one the code produces; the presets hold the values the docs/spec.md and the authors' scripts use.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,7 +73,7 @@ test('poison train and a sweep victim block resolve the same victim training for
   }
 });
 
-test('the presets: the paper (SPEC) and the authors’ scripts', () => {
+test('the presets: the paper (docs/spec.md) and the authors’ scripts', () => {
   assert.deepEqual(attackerTrainingDefaults('lenet', 'knockoff', 'paper'), { epochs: 30, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 });
   assert.equal(attackerTrainingDefaults('vgg16_bn', 'jbtop', 'paper').epochs, 100);
   assert.equal(victimTrainingFromFlags({}, 'vgg16_bn').epochs, 100);

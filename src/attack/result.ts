@@ -1,6 +1,6 @@
 /**
  * What `poison attack` writes. Layout of --out:
- *   result.json               the whole SPEC row(s): one entry of `runs` per budget
+ *   result.json               the whole docs/spec.md row(s): one entry of `runs` per budget
  *   budget-<B>/model.json, weights.bin, params.json (kind 'attacker'), train-log.csv
  */
 import type { Provenance } from '../util/provenance.js';

@@ -25,7 +25,7 @@ interface AttackerEpoch {
 }
 
 export interface AttackerScore {
-  /** Test accuracy after the last epoch: the attacker accuracy of the SPEC. */
+  /** Test accuracy after the last epoch: the attacker accuracy of the docs/spec.md. */
   accuracy: number;
   /** The best per-epoch test accuracy and its epoch (an upper bound a real attacker cannot pick). */
   bestEpochAccuracy: number;

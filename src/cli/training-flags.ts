@@ -55,7 +55,7 @@ function perArch(value: (arch: (typeof ARCH_NAMES)[number]) => number): string {
 
 export function addVictimTrainingFlags(cmd: Command): void {
   for (const key of TRAIN_SETTING_KEYS) {
-    cmd.option(SYNTAX[key], `${WHAT[key]} (default, SPEC: ${perArch((a) => victimTrainingDefaults(a)[key])})`);
+    cmd.option(SYNTAX[key], `${WHAT[key]} (default, docs/spec.md: ${perArch((a) => victimTrainingDefaults(a)[key])})`);
   }
 }
 
@@ -81,7 +81,7 @@ function trainingOverrides(flags: Partial<Record<keyof TrainSettings, string | b
 }
 
 
-/** `poison train`: the victim's training from its flags, unset ones at the SPEC's defaults for `arch`. */
+/** `poison train`: the victim's training from its flags, unset ones at docs/spec.md's defaults for `arch`. */
 export function victimTrainingFromFlags(flags: Partial<Record<keyof TrainSettings, string | boolean>>, arch: ArchName): TrainSettings {
   return resolveTraining(victimTrainingDefaults(arch), trainingOverrides(flags));
 }

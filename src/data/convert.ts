@@ -11,7 +11,7 @@ import type { ImageSet, InputSpec } from './types.js';
 /** ITU-R BT.601 luma weights, the usual RGB→grayscale conversion. */
 const LUMA = [0.299, 0.587, 0.114];
 
-/** The sizes between which resizing is allowed: the SPEC's 28 (MNIST-like) and 32 (CIFAR). */
+/** The sizes between which resizing is allowed: docs/spec.md's 28 (MNIST-like) and 32 (CIFAR). */
 const RESIZABLE = new Set([28, 32]);
 
 type ImageShape = Pick<ImageSet, 'height' | 'width' | 'channels'> & { dataset?: string };

@@ -26,7 +26,7 @@ export interface ImageSet {
   source: string;
 }
 
-/** What a model expects: its input size and the normalisation of its family (SPEC). */
+/** What a model expects: its input size and the normalisation of its family (docs/spec.md). */
 export interface InputSpec {
   height: number;
   width: number;
@@ -38,7 +38,7 @@ export interface InputSpec {
 /** Every split name, in the order listings show them. */
 export const SPLITS = ['train', 'test', 'all'] as const satisfies readonly Split[];
 
-/** Input normalisation families of the SPEC: MNIST-like grayscale, or CIFAR RGB. */
+/** Input normalisation families of the docs/spec.md: MNIST-like grayscale, or CIFAR RGB. */
 export type NormalisationFamily = 'mnist' | 'cifar';
 
 /** Per-channel mean and std applied after scaling pixels to [0, 1]. */
@@ -55,7 +55,7 @@ export interface DatasetInfo {
   width: number;
   channels: number;
   family: NormalisationFamily;
-  /** The family's normalisation (SPEC), what a model trained on this dataset expects. */
+  /** The family's normalisation (docs/spec.md), what a model trained on this dataset expects. */
   normalisation: Normalisation;
   /** How a victim trains on it (the reference's 'train' transform of its family); null = none. */
   trainingAugmentation: Augmentation | null;

@@ -1,7 +1,7 @@
 /** The clipped logit shared by reverse sigmoid and random noise. */
 import * as tf from '@tensorflow/tfjs';
 
-/** SPEC's clip bound: y is clipped to [1e-9, 1 − 1e-9] before the logit. */
+/** docs/spec.md's clip bound: y is clipped to [1e-9, 1 − 1e-9] before the logit. */
 const LOGIT_CLIP = 1e-9;
 
 /**

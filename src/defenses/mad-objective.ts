@@ -3,7 +3,7 @@
  *   H(ỹ) = ‖ Gᵀỹ/‖Gᵀỹ‖ − Gᵀy/‖Gᵀy‖ ‖²,
  * evaluated for many candidate vertices ỹ = v at once: V [B or 1, C, K] → scores [B, C].
  * Three ways to know G:
- *   - closed form (SPEC): with p the surrogate posterior and h the last dense layer's input,
+ *   - closed form (docs/spec.md): with p the surrogate posterior and h the last dense layer's input,
  *     Gᵀv = ±vec((p − v)hᵀ) for Σv = 1, so H(v) = ‖(p − v)/‖p − v‖ − (p − y)/‖p − y‖‖²;
  *   - Gram matrices M = GGᵀ from autodiff: ⟨Gᵀa, Gᵀb⟩ = aᵀMb, so
  *     H(v) = 2 − 2·vᵀMy/(√(vᵀMv)·√(yᵀMy)), the same number without forming Gᵀv in D dimensions
@@ -66,7 +66,7 @@ function angularDeviation(normA: tf.Tensor, dotAB: tf.Tensor, bNonZero: tf.Tenso
 }
 
 /**
- * SPEC's closed form from the surrogate posterior p [B, K]: a = p − v is formed exactly for
+ * docs/spec.md's closed form from the surrogate posterior p [B, K]: a = p − v is formed exactly for
  * every candidate (no ‖p‖² − 2⟨p, v⟩ + ‖v‖² expansion, which loses the direction of p − v
  * when p is close to a vertex, as a trained surrogate's posterior is).
  */

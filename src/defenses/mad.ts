@@ -1,7 +1,7 @@
 /**
- * MAD (Orekondy et al. 2020), SPEC's closed-form solver: score the K one-hot vertices e_k by the
+ * MAD (Orekondy et al. 2020), docs/spec.md's closed-form solver: score the K one-hot vertices e_k by the
  * angular deviation H (mad-objective.ts), take the best as y*, then ỹ = (1 − α)y + αy* with
- * α = min(1, ε/‖y − y*‖_p). With a large ε the top-1 class may flip (expected, SPEC).
+ * α = min(1, ε/‖y − y*‖_p). With a large ε the top-1 class may flip (expected, docs/spec.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createMadDefense, type MadOracle } from './mad-defense.js';

@@ -80,7 +80,7 @@ interface DefenseParseContext {
   numClasses?: number;
 }
 
-/** The paper's γ per dataset (SPEC): MNIST 0.2, FashionMNIST 0.4, CIFAR-10 0.1, others 0.2. */
+/** The paper's γ per dataset (docs/spec.md): MNIST 0.2, FashionMNIST 0.4, CIFAR-10 0.1, others 0.2. */
 export function defaultGamma(dataset: string | undefined): number {
   if (dataset === 'fashion-mnist') return 0.4;
   if (dataset === 'cifar10') return 0.1;

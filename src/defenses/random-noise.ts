@@ -1,5 +1,5 @@
 /**
- * Random noise in logit space (SPEC): z = logit(y) (clipped as for reverse sigmoid),
+ * Random noise in logit space (docs/spec.md): z = logit(y) (clipped as for reverse sigmoid),
  * δ drawn per entry and projected onto the ε_z ball of the chosen norm (Duchi projection for
  * L1), ỹ = σ(z + δ) renormalised to sum to 1.
  * The reference draws only non-negative uniform noise; `poison` draws symmetric noise:

@@ -1,5 +1,5 @@
 /**
- * Reverse sigmoid (Lee et al. 2019), SPEC formula exactly:
+ * Reverse sigmoid (Lee et al. 2019), docs/spec.md formula exactly:
  *   r(y) = β·(σ(γ·logit(y)) − ½),  logit(y) = log(y/(1−y)) with y clipped to [1e-9, 1 − 1e-9],
  *   ỹ = (y − r(y)) / Σ_j (y − r(y))_j.
  * β is limited to [0, 1]: that is exactly where y − r(y) > 0 for every y and γ, so ỹ is a

@@ -1,7 +1,7 @@
 /**
  * Rounding: each entry rounded to `decimals` decimals (half to even, as numpy and torch round),
  * then the row renormalised to sum to 1. The reference code does not renormalise; `poison` does,
- * because every released row must be a probability vector (SPEC) and rounded entries rarely sum
+ * because every released row must be a probability vector (docs/spec.md) and rounded entries rarely sum
  * to exactly 1. When every entry of a row rounds to 0 (few decimals, many classes) nothing of the
  * row survives rounding, and the one-hot vector of its top-1 class is released instead.
  */

@@ -23,7 +23,7 @@ type NoiseDist = (typeof NOISE_DISTS)[number];
 
 /**
  * How MAD gets the attacker's gradient geometry G:
- * - closed: from the surrogate posterior p alone (SPEC closed form, no backward pass);
+ * - closed: from the surrogate posterior p alone (docs/spec.md closed form, no backward pass);
  * - autodiff: real per-class gradients of the surrogate's log-softmax w.r.t. its last dense
  *   layer's kernel (what the reference code does);
  * - autodiff-all: the same w.r.t. every trainable parameter (what the paper's text says).

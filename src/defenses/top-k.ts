@@ -1,7 +1,7 @@
 /**
  * Top-k: keep the k largest entries, zero the rest, and renormalise the kept ones to sum to 1.
  * The reference code does not renormalise; `poison` does so every released row stays a
- * probability vector (SPEC). The top-1 class is always kept, so argmax ỹ = argmax y.
+ * probability vector (docs/spec.md). The top-1 class is always kept, so argmax ỹ = argmax y.
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkDefenseForClasses } from './params.js';

@@ -4,7 +4,7 @@ import { biasInit, weightInit } from './init.js';
 import { LOGITS_LAYER } from './types.js';
 
 /**
- * LeNet-like (SPEC): conv 5×5 20 → ReLU → maxpool 2 → conv 5×5 50 → ReLU → maxpool 2 →
+ * LeNet-like (docs/spec.md): conv 5×5 20 → ReLU → maxpool 2 → conv 5×5 50 → ReLU → maxpool 2 →
  * dense 500 → ReLU → dense K. Outputs logits.
  */
 export function buildLenet(spec: ModelBuildSpec): tf.LayersModel {

@@ -11,7 +11,7 @@ interface MeanStd {
   std: number;
 }
 
-/** ‖y − ỹ‖ and friends over a set of inputs (SPEC "Metrics"). */
+/** ‖y − ỹ‖ and friends over a set of inputs (docs/spec.md "Metrics"). */
 export interface Distortion {
   count: number;
   l1: MeanStd;

@@ -5,7 +5,7 @@
  * TensorFlow.js (the CLI prints these in --help before loading anything heavy).
  *
  * Two presets:
- *   paper     — the SPEC (the paper's appendix): SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1
+ *   paper     — the docs/spec.md (the paper's appendix): SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1
  *               every 50 epochs; 30 epochs for LeNet-sized nets, 100 for VGG16-BN.
  *   reference — what the authors' released scripts train the attacker with (docs/spec-reference-preset.md
  *               cites file and line for every value): knockoff (knockoffnets'
@@ -20,12 +20,12 @@ import type { TrainSettings } from './loop.js';
 export const TRAINING_PRESETS = ['paper', 'reference'] as const;
 export type TrainingPreset = (typeof TRAINING_PRESETS)[number];
 
-/** The SPEC's length of training: the paper trains VGG16-BN 100 epochs, the MNIST-sized nets 30. */
+/** The docs/spec.md's length of training: the paper trains VGG16-BN 100 epochs, the MNIST-sized nets 30. */
 function paperEpochs(arch: ArchName): number {
   return arch === 'vgg16_bn' ? 100 : 30;
 }
 
-/** SPEC: victims train with SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1 every 50 epochs, 30 / 100 epochs. */
+/** docs/spec.md: victims train with SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1 every 50 epochs, 30 / 100 epochs. */
 export function victimTrainingDefaults(arch: ArchName): TrainSettings {
   return { epochs: paperEpochs(arch), lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 };
 }

@@ -40,7 +40,7 @@ export function registerTrain(program: Command): void {
     .description('train a victim classifier on a real dataset and save it with its provenance')
     .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, DEFAULT_DATASET)
     .option('--arch <name>', `architecture (${ARCH_NAMES.join(', ')})`, DEFAULT_ARCH);
-  // Unset training flags take the SPEC's defaults for the architecture (src/train/defaults.ts).
+  // Unset training flags take docs/spec.md's defaults for the architecture (src/train/defaults.ts).
   addVictimTrainingFlags(cmd);
   cmd
     .option('--seed <n>', 'seed for everything (data order, initialisers)', '1')
