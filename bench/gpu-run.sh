@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU benchmark, unattended, on a Linux x86-64 machine with an NVIDIA GPU but no Node and no
-# network. Needs, in this checkout: dist/ and node_modules/ built elsewhere (`npm ci`), and
-# gpu-kit/ made by bench/make-gpu-kit.sh (node.xz and the Vulkan/glvnd .debs).
+# network. Needs gpu-kit/ made by bench/make-gpu-kit.sh (node.xz, the Vulkan/glvnd .debs and
+# app.tar.xz: dist/ with pruned node_modules), or, instead of app.tar.xz, this checkout's own
+# dist/ and node_modules/ built elsewhere (`npm ci`).
 #
 #   bash bench/gpu-run.sh        # → $OUT/gpu-run.log (everything); OUT defaults to /tmp/gpu-out
 #
@@ -9,7 +10,7 @@
 # as root, else into a private folder on LD_LIBRARY_PATH); points the Vulkan loader at the NVIDIA
 # driver; then runs the webgpu tests (correctness against wasm/cpu) and `npm run bench -- gpu`.
 # Knobs: GPU_KIT, OUT, GPU_WORK (scratch, /tmp/poison-gpu), TEST_TIMEOUT (600), BENCH_TIMEOUT
-# (1800), SKIP_TESTS=1, PRIVATE_LIBS=1 (never install into /, even as root), and
+# (1800), SKIP_TESTS=1, USE_KIT_APP=1 (the kit's app even where node_modules exists), PRIVATE_LIBS=1 (never install into /, even as root), and
 # bench/bench.ts's BENCH_* variables.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,9 +61,16 @@ main() {
   echo "=== poison gpu-run $(date -u +%FT%TZ) $(uname -srm) uid=$(id -u)"
   git -C "$ROOT" rev-parse HEAD 2>/dev/null | sed 's/^/commit /'
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
-  [ -f "$ROOT/dist/bench/bench.js" ] || { echo "!! $ROOT/dist/ is not built: run npm ci elsewhere and copy it"; return 1; }
-  [ -d "$ROOT/node_modules/webgpu" ] || { echo "!! node_modules/webgpu missing: copy a node_modules made by npm ci"; return 1; }
   [ -f "$KIT/node.xz" ] || { echo "!! $KIT/node.xz missing: make the kit with bench/make-gpu-kit.sh"; return 1; }
+  local app="$ROOT"
+  if [ -f "$KIT/app.tar.xz" ] && { [ ! -d "$ROOT/node_modules/webgpu" ] || [ "${USE_KIT_APP:-0}" = 1 ]; }; then
+    app="$W/app"; rm -rf "$app"; mkdir -p "$app"
+    if command -v xz >/dev/null 2>&1; then xz -dc "$KIT/app.tar.xz" | tar -C "$app" -xf -
+    else python3 -c 'import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' "$KIT/app.tar.xz" "$app"; fi
+    echo "app: unpacked $KIT/app.tar.xz into $app"
+  fi
+  [ -f "$app/dist/bench/bench.js" ] || { echo "!! $app/dist/ is not built: run npm ci elsewhere (or make the kit's app.tar.xz)"; return 1; }
+  [ -d "$app/node_modules/webgpu" ] || { echo "!! $app/node_modules/webgpu missing: make the kit's app.tar.xz, or copy a node_modules made by npm ci"; return 1; }
 
   local node="$W/node"
   unxz_to "$KIT/node.xz" "$node" && chmod +x "$node"
@@ -109,7 +117,7 @@ main() {
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   mkdir -p "$W/xdg" && chmod 700 "$W/xdg" && export XDG_RUNTIME_DIR="$W/xdg"
 
-  cd "$ROOT" || return 1
+  cd "$app" || return 1
   if [ "${SKIP_TESTS:-0}" != 1 ]; then
     echo "--- webgpu tests (against wasm and cpu)"
     VK_LOADER_DEBUG=error timeout "${TEST_TIMEOUT:-600}" "$node" --test dist/test/webgpu.test.js 2>&1 | grep -v '^    at '
