@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { ATTACK_NAMES } from '../src/attacks/names.js';
 import { ARCH_NAMES } from '../src/models/types.js';
 import { attackerTrainingFromFlags, victimTrainingFromFlags } from '../src/cli/training-flags.js';
-import { parseSweepConfig } from '../src/sweep/parse-config.js';
-import { cellAttacker } from '../src/sweep/grid.js';
+import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
+import { cellAttacker } from '../src/sweep/plan/grid.js';
 import { attackerTrainingDefaults, trainingDefaultsTable, TRAINING_PRESETS } from '../src/train/defaults.js';
 import { UsageError } from '../src/errors.js';
-import type { VictimTrainSettings } from '../src/sweep/config-types.js';
+import type { VictimTrainSettings } from '../src/sweep/config/config-types.js';
 import type { TrainSettings } from '../src/train/loop.js';
 import { REPO_ROOT } from './helpers/cli.js';
 

@@ -16,7 +16,7 @@ import {
   type TrainingPreset,
 } from '../train/defaults.js';
 import type { TrainSettings } from '../train/loop.js';
-import { parseChoice, parseNumber } from './validate.js';
+import { parseChoice, parseNumber } from '../util/parse.js';
 
 const FLAG_OF: Record<keyof TrainSettings, string> = {
   epochs: '--epochs',

@@ -4,7 +4,7 @@
  * TensorFlow.js. Every failure is a UsageError naming the parameter and what it takes.
  */
 import { UsageError } from '../errors.js';
-import { parseChoice, parseNumber } from '../cli/validate.js';
+import { parseChoice, parseNumber } from '../util/parse.js';
 import {
   DEFENSE_NAMES,
   JACOBIAN_MODES,

@@ -14,7 +14,7 @@
  */
 import { attackFamily, type AttackName } from '../attacks/names.js';
 import type { ArchName } from '../models/types.js';
-import type { NumberRange } from '../cli/validate.js';
+import type { NumberRange } from '../util/parse.js';
 import type { TrainSettings } from './loop.js';
 
 export const TRAINING_PRESETS = ['paper', 'reference'] as const;

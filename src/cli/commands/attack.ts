@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { parseChoice, parseNumber, parseNumberList, parseOptionalNumber } from '../validate.js';
+import { parseChoice, parseNumber, parseNumberList, parseOptionalNumber } from '../../util/parse.js';
 import { DATASET_NAMES, SPLITS, type DatasetName, type Split } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
@@ -24,7 +24,7 @@ import {
   type AttackName,
   type JacobianSettings,
 } from '../../attacks/names.js';
-import type { AttackSpec } from '../../attack/spec.js';
+import type { AttackSpec } from '../../attack-run/spec.js';
 import { TRAINING_PRESETS, trainingDefaultsTable } from '../../train/defaults.js';
 import { addAttackerTrainingFlags, attackerTrainingFromFlags } from '../training-flags.js';
 
@@ -186,13 +186,13 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         backend: backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES),
         quiet: flags.quiet === true,
       };
-      const { runAttack } = await import('../../attack/run.js');
+      const { runAttack } = await import('../../attack-run/run.js');
       const result = await runAttack(spec);
       for (const run of result.runs) {
         process.stdout.write(
           `${spec.out}: ${attack} B=${run.budget} vs ${result.defense.description}: attacker ${(100 * run.attacker.accuracy).toFixed(2)}% ` +
-            `(fidelity ${(100 * run.attacker.fidelity).toFixed(2)}%), defender ${(100 * result.defender.defendedAccuracy).toFixed(2)}% ` +
-            `(undefended ${(100 * result.defender.undefendedAccuracy).toFixed(2)}%, mean L1 ${result.defender.test.l1.mean.toFixed(3)})` +
+            `(fidelity ${(100 * run.attacker.fidelity).toFixed(2)}%), defender ${(100 * result.defender.accuracyDefended).toFixed(2)}% ` +
+            `(undefended ${(100 * result.defender.accuracyUndefended).toFixed(2)}%, mean L1 ${result.defender.test.l1.mean.toFixed(3)})` +
             (run.errorAmplification !== null ? `, error amplification ${run.errorAmplification.toFixed(2)}×` : '') +
             '\n',
         );
