@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ATTACK_NAMES } from '../src/attacks/names.js';
+import { attackNames } from '../src/attacks/registry.js';
 import { ARCH_NAMES } from '../src/models/types.js';
 import { attackerTrainingFromFlags, victimTrainingFromFlags } from '../src/cli/training-flags.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
@@ -41,7 +41,7 @@ test('poison attack and a sweep resolve the same attacker training for every arc
         [{ epochs: '7', lr: '0.05' }, ', epochs: 7, lr: 0.05'],
       ] as const) {
         const config = parseSweepConfig(sweepYaml(arch, `attacker: {arch: ${arch}, preset: ${preset}${yamlKeys}}`), 'c.yaml');
-        for (const attack of ATTACK_NAMES) {
+        for (const attack of attackNames()) {
           const cli = attackerTrainingFromFlags({ preset, ...flags }, arch, attack);
           const { arch: cellArch, preset: cellPreset, ...sweep } = cellAttacker(config, attack, arch);
           assert.equal(cellArch, arch);

@@ -5,7 +5,7 @@
  *
  * Stages (timed separately): eval (the victim's clean posteriors and the defense on the test
  * set), query (the transfer set: live, or replayed from the cache for non-adaptive attacks),
- * train (attackers). Clean posteriors are cached on disk (test set and knockoff transfer sets),
+ * train (attackers). Clean posteriors are cached on disk (test set and non-adaptive transfer sets),
  * so a sweep over defenses runs the victim once per image.
  */
 import * as path from 'node:path';
@@ -22,6 +22,7 @@ import { reserveOutputDir, type OutputReservation } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { attackDefinition } from '../attacks/registry.js';
+import { seedSetShortfall } from '../attacks/names.js';
 import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
@@ -112,19 +113,19 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   const maxBudget = spec.budgets[spec.budgets.length - 1]!;
   const sources: AttackSources = { jacobian: spec.jacobian };
   let querySource: AttackResult['querySource'];
-  if (spec.attack === 'knockoff') {
-    if (!spec.queryset) throw new UsageError('knockoff needs a query pool: pass --queryset <dataset>');
+  if (attackDefinition(spec.attack).queries === 'pool') {
+    if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
     const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
     canConvert(pool, input);
     if (maxBudget > pool.count) {
-      throw new UsageError(`--budget ${maxBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): knockoff draws distinct images`);
+      throw new UsageError(`--budget ${maxBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
     }
     sources.pool = pool;
     querySource = { kind: 'pool', dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source };
   } else {
-    if (spec.budgets[0]! < spec.jacobian.seedSize) {
-      throw new UsageError(`--budget ${spec.budgets[0]!} is smaller than the seed set (--seed-size ${spec.jacobian.seedSize}): every seed image is a query`);
-    }
+    // The smallest budget decides: each budget's attacker trains on the first B queries.
+    const shortfall = seedSetShortfall(spec.budgets[0]!, spec.jacobian.seedSize);
+    if (shortfall !== null) throw new UsageError(shortfall);
     const seedPool = await loadImageSet(params.dataset, 'train', { dataDir: spec.dataDir });
     if (spec.jacobian.seedSize > seedPool.count) {
       throw new UsageError(`--seed-size ${spec.jacobian.seedSize} is larger than ${params.dataset}'s train split (${seedPool.count} images)`);
@@ -375,14 +376,17 @@ async function saveAttacker(
 }
 
 function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unknown> {
+  const definition = attackDefinition(spec.attack);
+  const jacobianKeys = new Set(definition.params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
   return {
     victim: spec.victim,
     attack: spec.attack,
     budgets: spec.budgets,
     labelMode: spec.labelMode,
     defense: spec.defense,
-    queryset: spec.attack === 'knockoff' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
-    jacobian: spec.attack === 'knockoff' ? null : spec.attack === 'jbtop' ? spec.jacobian : { ...spec.jacobian, topK: undefined, pgdSteps: undefined, pgdStepSize: undefined },
+    queryset: definition.queries === 'pool' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
+    // The Jacobian settings the attack declares, in the bag's order; null for an attack with none.
+    jacobian: jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key))),
     attackerArch: run.attackerArch,
     training: spec.training,
     trainingPreset: spec.trainingPreset ?? null,

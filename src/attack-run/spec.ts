@@ -18,11 +18,11 @@ export interface AttackSpec {
   budgets: number[];
   labelMode: LabelMode;
   defense: DefenseSpec;
-  /** knockoff: the query pool. */
+  /** Attacks that draw from a query pool: the pool. */
   queryset?: DatasetName;
   querysetSplit: Split;
   querysetDir?: string;
-  /** jbda / jbself / jbtop. */
+  /** Attacks with Jacobian rounds (reference defaults for what an attack does not declare). */
   jacobian: JacobianSettings;
   /** Default: the victim's architecture. */
   attackerArch?: ArchName;

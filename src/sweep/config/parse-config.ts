@@ -11,7 +11,9 @@ import { DATASET_NAMES, type DatasetName } from '../../data/types.js';
 import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
-import { ATTACK_NAMES, attackParams, type AttackName } from './attack-catalog.js';
+import { attackNames, attackParams, type AttackName } from './attack-catalog.js';
+import { jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
+import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { DEFENSE_NAMES, defenseKeys, isDefenseName, keyHelp, type DefenseName } from './defense-catalog.js';
 import { defaultValue, expectedText, readParamValue } from './param-schema.js';
@@ -260,12 +262,12 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
   let failed = false;
   items.forEach((itemNode, index) => {
     const p = `attacks[${index}]`;
-    const m = reader.map(itemNode, p, `a mapping with a name (one of ${ATTACK_NAMES.join(', ')}) and its parameters`);
+    const m = reader.map(itemNode, p, `a mapping with a name (one of ${attackNames().join(', ')}) and its parameters`);
     if (!m) {
       failed = true;
       return;
     }
-    const name = requiredChoice(m, 'name', ATTACK_NAMES);
+    const name = requiredChoice(m, 'name', attackNames());
     if (name === undefined) {
       // Without a known attack its parameters cannot be judged; do not pile unknown-key errors on.
       for (const k of m.keys()) m.get(k);
@@ -469,21 +471,22 @@ function readAttacker(reader: YamlReader, node: Node | null | undefined): Attack
 // ---------------------------------------------------------------------------------------------
 // cross-checks
 
-/** Limits that depend on the victim, as `poison attack` checks them: jbtop's k < K. */
+/** Limits that depend on the victim, as `poison attack` checks them (each attack declares its own). */
 function checkAttackLimits(reader: YamlReader, attacks: AttackEntry[], nodes: (Node | null)[], dataset: DatasetName): void {
   const numClasses = datasetInfo(dataset).numClasses;
   for (const attack of attacks) {
-    const topK = attack.params.topK;
-    if (attack.name === 'jbtop' && typeof topK === 'number' && topK > numClasses - 1) {
+    const definition = attackDefinition(attack.name);
+    const limit = definition.victimLimit?.(jacobianSettingsOf(definition.params, attack.params), numClasses) ?? null;
+    if (limit !== null) {
       const m = reader.deref(nodes[attack.index]);
-      const at = isMap(m) ? (m.get('topK', true) as Node | undefined) ?? m : m;
-      reader.report(at, `attacks[${attack.index}].topK`, `at most ${numClasses - 1} (the victim's classes other than the top-1)`, String(topK));
+      const at = isMap(m) ? (m.get(limit.key, true) as Node | undefined) ?? m : m;
+      reader.report(at, `attacks[${attack.index}].${limit.key}`, limit.expected, limit.got);
     }
   }
 }
 
 /**
- * Budgets every attack can spend: knockoff draws distinct images, so a budget cannot pass its
+ * Budgets every attack can spend: a pool attack draws distinct images, so a budget cannot pass its
  * pool's size; the Jacobian family's seed set is itself queried, so a budget must cover it.
  * Each attack is checked against its own budgets, or the top-level ones.
  */
@@ -507,7 +510,7 @@ function checkBudgets(reader: YamlReader, topNode: Node | null, topBudgets: numb
         }
       }
       const seedSize = attack.params.seedSize;
-      if (typeof seedSize === 'number' && budget < seedSize) {
+      if (typeof seedSize === 'number' && seedSetShortfall(budget, seedSize) !== null) {
         reader.report(at, p, `at least ${seedSize} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first)`, String(budget));
       }
     });

@@ -6,7 +6,7 @@
  */
 import { ensureSplit } from '../../data/load.js';
 import type { DatasetName, Split } from '../../data/types.js';
-import { attackFamily, type AttackName } from '../../attacks/names.js';
+import { attackDefinition } from '../../attacks/registry.js';
 import type { SweepPlan } from './plan.js';
 
 export async function ensureSweepData(plan: SweepPlan, log: (line: string) => void): Promise<void> {
@@ -19,7 +19,7 @@ export async function ensureSweepData(plan: SweepPlan, log: (line: string) => vo
   if (plan.victim.trained) need(victimDataset, 'train');
   need(victimDataset, 'test');
   for (const attack of plan.config.attacks) {
-    if (attackFamily(attack.name as AttackName) === 'jacobian') {
+    if (attackDefinition(attack.name).queries === 'seed-set') {
       need(victimDataset, 'train');
     } else {
       const queryset = attack.params.queryset;

@@ -16,7 +16,7 @@ export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] 
   const labels = attackLabels(config.attacks);
   const cells: Cell[] = [];
   for (const attack of config.attacks) {
-    const attacker = cellAttacker(config, attack.name as AttackName, attackerArch);
+    const attacker = cellAttacker(config, attack.name, attackerArch);
     for (const budget of attack.budgets ?? config.budgets) {
       for (const seed of config.seeds) {
         for (const defense of config.defenses) {
@@ -57,13 +57,13 @@ export function cellAttacker(config: Pick<SweepConfig, 'attacker'>, attack: Atta
 }
 
 /**
- * The shared work a cell needs. Knockoff's transfer set (its images and the victim's clean
+ * The shared work a cell needs. A non-adaptive attack's transfer set (its images and the victim's clean
  * posteriors) depends on the victim, pool, budget and seed only, not on the defense or the label
  * mode; MAD's side information depends on that set and the surrogate.
  */
 function sharedWork(settings: CellSettings): string[] {
   const attack = settings.attack;
-  if (!sharesTransferSet(attack.name as AttackName)) return [];
+  if (!sharesTransferSet(attack.name)) return [];
   const transfer = shortHash({
     victim: settings.victim,
     attack: attack.name,
@@ -80,7 +80,7 @@ function sharedWork(settings: CellSettings): string[] {
 
 /**
  * Names for attack entries: the attack's name when it appears once, else the name with the
- * parameters that differ between its entries, e.g. "knockoff (labelMode=argmax)".
+ * parameters that differ between its entries, e.g. "<attack> (labelMode=argmax)".
  */
 export function attackLabels(attacks: readonly AttackEntry[]): Map<number, string> {
   const out = new Map<number, string>();

@@ -182,7 +182,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** A file name for an attack's figure: `knockoff-labelmode-argmax-b1000.svg`. */
+/** A file name for an attack's figure: `<attack>-labelmode-argmax-b1000.svg`. */
 export function plotFileName(panel: AttackPanel): string {
   const slug = panel.attackLabel
     .toLowerCase()

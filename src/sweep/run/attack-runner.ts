@@ -2,11 +2,12 @@
  * The real cell runner: one cell is one `poison attack` run through the attack library
  * (runAttack) with a single budget, its full output (result.json, the attacker model, its
  * per-epoch log) kept under `<out>/runs/<cell id>/`. Transfer sets and clean posteriors go
- * through the library's cache, so the defense cells of one knockoff transfer set query the
+ * through the library's cache, so the defense cells of one non-adaptive transfer set query the
  * victim once; the scheduler makes sure one cell builds each set while the others wait.
  */
 import * as path from 'node:path';
-import { JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../../attacks/names.js';
+import { jacobianSettingsOf, type LabelMode } from '../../attacks/names.js';
+import { attackDefinition } from '../../attacks/registry.js';
 import type { DatasetName, Split } from '../../data/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
 import type { BackendName } from '../../engine/backend-names.js';
@@ -91,27 +92,11 @@ export function distortionOf(r: QueryStatsReport): Distortion {
 export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendName | null): AttackSpec {
   const s = cell.settings;
   const a = s.attack;
-  const num = (key: keyof JacobianSettings): number => {
-    const v = a[key];
-    return typeof v === 'number' ? v : (JACOBIAN_DEFAULTS[key] as number);
-  };
-  const jacobian: JacobianSettings = {
-    seedSize: num('seedSize'),
-    kappa: a.kappa === undefined ? JACOBIAN_DEFAULTS.kappa : (a.kappa as number | null),
-    sigma: num('sigma'),
-    tau: num('tau'),
-    lambda: num('lambda'),
-    roundEpochs: num('roundEpochs'),
-    roundLr: num('roundLr'),
-    roundMomentum: num('roundMomentum'),
-    topK: num('topK'),
-    pgdSteps: num('pgdSteps'),
-    pgdStepSize: num('pgdStepSize'),
-  };
+  const jacobian = jacobianSettingsOf(attackDefinition(a.name).params, a);
   const queryset = typeof a.queryset === 'string' ? (a.queryset as DatasetName) : undefined;
   return {
     victim: context.victimDir,
-    attack: a.name as AttackName,
+    attack: a.name,
     budgets: [s.budget],
     labelMode: a.labelMode as LabelMode,
     defense: s.defense,

@@ -1,5 +1,5 @@
 /**
- * Work several cells share (a knockoff transfer set with its clean posteriors, MAD's side
+ * Work several cells share (a non-adaptive attack's transfer set with its clean posteriors, MAD's side
  * information on it) is done by one cell, its "leader", while the others wait: two workers never
  * compute the same transfer set at once, on this machine or on another shard. A key is ready once
  * its marker file `locks/<key>.ready` exists; a leader holds `locks/<key>.lock` (file-lock.ts)
