@@ -3,9 +3,9 @@
  * replacement (seeded) from a query pool of another distribution, converted to the victim's
  * input shape, sent in batches.
  */
-import { DATASET_NAMES, SPLITS } from '../data/types.js';
 import { UsageError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
+import { POOL_PARAMS } from './names.js';
 import type { AttackDefinition } from './types.js';
 import type { TransferSet } from './transfer-set.js';
 
@@ -24,10 +24,7 @@ export const knockoff: AttackDefinition = {
   name: 'knockoff',
   queries: 'pool',
   adaptive: false,
-  params: [
-    { key: 'queryset', flag: '--queryset <name>', bag: 'pool', kind: 'choice', choices: DATASET_NAMES, help: 'the query pool dataset (paper: emnist-letters for MNIST, cifar100 for CIFAR-10)' },
-    { key: 'querysetSplit', flag: '--queryset-split <split>', bag: 'pool', kind: 'choice', choices: SPLITS, default: 'train', help: 'split of the query pool drawn from' },
-  ],
+  params: POOL_PARAMS,
   async run(ctx, sources) {
     // Loaded here, not at the top: the command line reads this declaration without TensorFlow.js.
     const { toModelInput } = await import('../data/convert.js');

@@ -1,8 +1,10 @@
 /**
  * What every attack shares, kept free of TensorFlow.js so the command file can validate flags
- * (and print --help) without loading it: label modes, and the Jacobian family's settings bag
- * with its reference defaults and declared parameters. Which attacks exist is registry.ts's.
+ * (and print --help) without loading it: label modes, the query pool's parameters, and the
+ * Jacobian family's settings bag with its reference defaults and declared parameters. Which
+ * attacks exist is registry.ts's.
  */
+import { DATASET_NAMES, SPLITS } from '../data/types.js';
 import type { AttackParam } from './params.js';
 
 /** An attack's name, as registered (registry.ts). */
@@ -61,6 +63,15 @@ export const JACOBIAN_DEFAULTS: JacobianSettings = {
 export function seedSetShortfall(budget: number, seedSize: number): string | null {
   return budget < seedSize ? `--budget ${budget} is smaller than the seed set (--seed-size ${seedSize}): every seed image is a query` : null;
 }
+
+/**
+ * The parameters of every attack that draws from a query pool: which pool, which split. No
+ * default pool in a sweep config; `poison attack` takes the victim dataset's (data/catalog.ts).
+ */
+export const POOL_PARAMS: readonly AttackParam[] = [
+  { key: 'queryset', flag: '--queryset <name>', bag: 'pool', kind: 'choice', choices: DATASET_NAMES, help: 'the query pool dataset (paper: emnist-letters for MNIST, cifar100 for CIFAR-10)' },
+  { key: 'querysetSplit', flag: '--queryset-split <split>', bag: 'pool', kind: 'choice', choices: SPLITS, default: 'train', help: 'split of the query pool drawn from' },
+];
 
 const POSITIVE_INT = { integer: true, min: 1 } as const;
 

@@ -54,3 +54,14 @@ export function attackParamTable(): { param: AttackParam; attacks: AttackName[] 
   }
   return [...table.values()];
 }
+
+/**
+ * Adds an attack declared outside src/ (see src/extensions.ts), before any command reads the
+ * registry. The attacks above are production's whole catalogue; it registers nothing here.
+ */
+export function registerAttack(attack: AttackDefinition): void {
+  if (ATTACKS.some((a) => a.name === attack.name)) throw new UsageError(`attack '${attack.name}' is registered twice`);
+  ATTACKS.push(attack);
+  // A parameter declared unlike an existing attack's of the same key is refused now, not at first use.
+  attackParamTable();
+}

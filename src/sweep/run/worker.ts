@@ -7,6 +7,7 @@
 import * as os from 'node:os';
 import { installedVersion, packageVersion } from '../../util/package-info.js';
 import { gitCommit, TRACKED_PACKAGES } from '../../util/provenance.js';
+import { loadExtensions } from '../../extensions.js';
 import { CELL_FORMAT, type CellRecord } from './cell-record.js';
 import { loadRunnerModule } from './runner-module.js';
 import type { CellRunner, RunnerEnvironment } from './runner.js';
@@ -32,6 +33,8 @@ function send(reply: WorkerReply): void {
 async function handle(message: WorkerRequest): Promise<WorkerReply> {
   if (message.type === 'init') {
     quiet = message.quiet;
+    // The cells may name attacks an extension declares (the sweep process loaded them too).
+    await loadExtensions();
     runner = (await loadRunnerModule(message.runnerModule)).createRunner();
     environment = await runner.init(message.backend);
     return { type: 'ok' };
