@@ -27,10 +27,11 @@ import { addAttackerTrainingFlags, attackerTrainingFromFlags } from '../training
 /** An attack parameter's flag help: who takes it, what it means, its choices and default. */
 function paramHelp(param: AttackParam, attacks: readonly string[]): string {
   const choices = param.kind === 'choice' ? `${param.choices.join(', ')}; ` : '';
+  // The query pool's settings default per victim dataset when --queryset is not given.
   const fallback =
     param.kind === 'choice' && param.default === undefined
       ? `default per victim dataset: ${describeDefaultQueryPools()}`
-      : `default ${param.default === null ? 'none' : String(param.default)}`;
+      : `default ${param.default === null ? 'none' : String(param.default)}${param.bag === 'pool' ? ", or the default pool's without --queryset" : ''}`;
   return `${attacks.join(', ')}: ${param.help} (${choices}${fallback})`;
 }
 
