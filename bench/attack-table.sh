@@ -96,7 +96,7 @@ for (const a of attacks) {
     const wall = existsSync(`${dir}/wall-seconds.txt`) ? Number(readFileSync(`${dir}/wall-seconds.txt`, 'utf8')).toFixed(0) : '';
     for (const run of r.runs) {
       const amp = run.errorAmplification === null ? '' : `${run.errorAmplification.toFixed(2)}×`;
-      console.log(`| ${a} | ${run.budget} | ${r.defense.description} | ${pct(run.attacker.accuracy)} (${pct(run.attacker.bestEpochAccuracy)}) | ${pct(run.attacker.fidelity)} | ${amp} | ${pct(r.defender.defendedAccuracy)} (undef. ${pct(r.defender.undefendedAccuracy)}) | ${r.defender.test.l1.mean.toFixed(3)} | ${run.queryDistortion.l1.mean.toFixed(3)} | ${r.transferSet.cache} | ${wall} |`);
+      console.log(`| ${a} | ${run.budget} | ${r.defense.description} | ${pct(run.attacker.accuracy)} (${pct(run.attacker.bestEpochAccuracy)}) | ${pct(run.attacker.fidelity)} | ${amp} | ${pct(r.defender.accuracyDefended)} (undef. ${pct(r.defender.accuracyUndefended)}) | ${r.defender.test.l1.mean.toFixed(3)} | ${run.queryDistortion.l1.mean.toFixed(3)} | ${r.transferSet.cache} | ${wall} |`);
     }
   }
 }

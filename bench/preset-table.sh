@@ -118,7 +118,7 @@ for (const preset of words(presetsText)) {
     const runs = results.map((x) => x.r.runs[0]);
     const seeds = results.map((x) => x.r.seed).join(', ');
     const wall = results.map((x) => x.wall).filter((w) => !Number.isNaN(w));
-    console.log(`| ${preset} | ${training} | ${results[0].r.defense.description} | ${seeds} | ${stats(runs.map((r) => r.attacker.accuracy))} | ${stats(runs.map((r) => r.attacker.fidelity))} | ${stats(results.map((x) => x.r.defender.defendedAccuracy))} | ${(runs.reduce((a, r) => a + r.queryDistortion.l1.mean, 0) / runs.length).toFixed(3)} | ${wall.length ? (wall.reduce((a, b) => a + b, 0) / wall.length).toFixed(0) : ''} |`);
+    console.log(`| ${preset} | ${training} | ${results[0].r.defense.description} | ${seeds} | ${stats(runs.map((r) => r.attacker.accuracy))} | ${stats(runs.map((r) => r.attacker.fidelity))} | ${stats(results.map((x) => x.r.defender.accuracyDefended))} | ${(runs.reduce((a, r) => a + r.queryDistortion.l1.mean, 0) / runs.length).toFixed(3)} | ${wall.length ? (wall.reduce((a, b) => a + b, 0) / wall.length).toFixed(0) : ''} |`);
   }
 }
 JS

@@ -18,10 +18,10 @@ import { loadImageSet, parseDatasetName, parseSplit } from '../src/data/index.js
 import { createDefense } from '../src/defenses/registry.js';
 import { DEFENSE_STREAMS } from '../src/defenses/types.js';
 import { describeDefense } from '../src/defenses/spec.js';
-import { hashFile, loadCachedPosteriors, loadCachedSide, type CacheKeySettings } from '../src/attack/posterior-cache.js';
-import { cleanRows, releasedRows } from '../src/attack/posteriors.js';
-import { budgetDirName } from '../src/attack/result.js';
-import { readCell } from '../src/sweep/cell-store.js';
+import { hashFile, loadCachedPosteriors, loadCachedSide, type CacheKeySettings } from '../src/attack-run/posterior-cache.js';
+import { cleanRows, releasedRows } from '../src/attack-run/posteriors.js';
+import { budgetDirName } from '../src/attack-run/result.js';
+import { readCell } from '../src/sweep/run/cell-store.js';
 
 const IN_S = 0.01;
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   if (s.defense.name === 'random-noise') fail('random noise is drawn in the sweep\'s batch order, which a replay does not follow');
   await initEngine({ backend: 'wasm' });
 
-  // The transfer set under the very key `poison attack` stored it with (attack/run.ts).
+  // The transfer set under the very key `poison attack` stored it with (attack-run/run.ts).
   const victimDir = path.join(sweepDir, 'victim');
   const params = await readParams(victimDir);
   const pool = await loadImageSet(parseDatasetName(String(s.attack['queryset'])), parseSplit(String(s.attack['querysetSplit'])));

@@ -66,7 +66,7 @@ done
 
 node --input-type=module - "$OUT" "$@" <<'JS'
 import { readFileSync } from 'node:fs';
-import { VOLATILE_COLUMNS } from './dist/src/sweep/sweep-csv.js';
+import { VOLATILE_COLUMNS } from './dist/src/sweep/report/sweep-csv.js';
 const [out, ...jobsValues] = process.argv.slice(2);
 // sweep.csv has no quoted newlines: a plain split is enough to compare files cell by cell.
 const stable = (file) => {

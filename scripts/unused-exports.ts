@@ -2,7 +2,7 @@
  * The unused-export check (`npm run check:exports`; test/unused-exports.test.ts runs it in
  * `npm test`): src/ holds production code only, so
  *   1. every file of src/ must be reachable by imports (static, type-only or `import('literal')`)
- *      from the production entries: src/cli/main.ts, src/sweep/worker.ts (forked by path) and
+ *      from the production entries: src/cli/main.ts, src/sweep/run/worker.ts (forked by path) and
  *      bench/*.ts. A src/ file that only tests reach is reported. bench/*.sh scripts count as
  *      production too: each `import { a, b } from './dist/src/m.js'` in them imports a and b.
  *   2. every export of a reachable src/ file (types and interfaces included; a re-export counts as
@@ -198,7 +198,7 @@ export function repositoryLayout(root: string): CheckLayout {
   return {
     root,
     tsconfig: path.join(root, 'tsconfig.json'),
-    entries: [path.join(root, 'src/cli/main.ts'), path.join(root, 'src/sweep/worker.ts'), ...bench],
+    entries: [path.join(root, 'src/cli/main.ts'), path.join(root, 'src/sweep/run/worker.ts'), ...bench],
     checkedDir: path.join(root, 'src'),
     shellScripts,
   };

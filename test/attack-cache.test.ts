@@ -14,7 +14,7 @@ import {
   storeCachedPosteriors,
   storeCachedSide,
   type CacheKeySettings,
-} from '../src/attack/posterior-cache.js';
+} from '../src/attack-run/posterior-cache.js';
 import { RuntimeFailure } from '../src/errors.js';
 
 const roots: string[] = [];

@@ -165,7 +165,7 @@ test('--help does not load TensorFlow.js', () => {
   assert.match(r.stdout, /--label-mode/);
   // tfjs registers its engine on globalThis when it loads; the command module alone must not.
   const commandFile = path.resolve(path.dirname(bin), '../dist/src/cli/commands/attack.js');
-  const libraryFile = path.resolve(path.dirname(bin), '../dist/src/attack/run.js');
+  const libraryFile = path.resolve(path.dirname(bin), '../dist/src/attack-run/run.js');
   const probe = (file: string): string =>
     spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(file)}); process.stdout.write(String('_tfengine' in globalThis));`], {
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 /**
- * Rows read back batch by batch (src/attack/posteriors.ts): one row of the MODEL's K outputs per
+ * Rows read back batch by batch (src/attack-run/posteriors.ts): one row of the MODEL's K outputs per
  * selected image, in selection order, whatever the class count of the image set they come from.
  */
 import { before, test } from 'node:test';
@@ -11,7 +11,7 @@ import { toModelInput } from '../src/data/convert.js';
 import { buildModel } from '../src/models/registry.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 import { Rng } from '../src/util/rng.js';
-import { cleanRows, ROWS_PER_BATCH } from '../src/attack/posteriors.js';
+import { cleanRows, ROWS_PER_BATCH } from '../src/attack-run/posteriors.js';
 
 const input: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], std: [0.3081] };
 let model: tf.LayersModel;

@@ -11,9 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { trainVictim } from '../src/train/victim.js';
-import { runAttack, type RunAttackHooks } from '../src/attack/run.js';
-import type { AttackSpec } from '../src/attack/spec.js';
-import type { AttackResult } from '../src/attack/result.js';
+import { runAttack, type RunAttackHooks } from '../src/attack-run/run.js';
+import type { AttackSpec } from '../src/attack-run/spec.js';
+import type { AttackResult } from '../src/attack-run/result.js';
 import type { TransferSet } from '../src/attacks/transfer-set.js';
 import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import { UsageError } from '../src/errors.js';
@@ -172,7 +172,7 @@ test('error amplification against an undefended baseline; a mismatched baseline 
 test('the defender utility row: defended and undefended accuracy, distortion, invariants', async () => {
   const r = await runAttack(spec({ defense: { name: 'top-k', k: 1 } }));
   assert.equal(r.defender.testCount, 300);
-  assert.equal(r.defender.defendedAccuracy, r.defender.undefendedAccuracy, 'top-1 keeps argmax');
+  assert.equal(r.defender.accuracyDefended, r.defender.accuracyUndefended, 'top-1 keeps argmax');
   assert.equal(r.defender.test.top1ChangeRate, 0);
   assert.equal(r.defender.test.simplexViolations, 0);
   assert.ok(r.defender.test.l1.mean > 0 && r.defender.test.kl.mean > 0);

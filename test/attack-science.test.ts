@@ -11,9 +11,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { trainVictim } from '../src/train/victim.js';
-import { runAttack } from '../src/attack/run.js';
-import type { AttackSpec } from '../src/attack/spec.js';
-import type { AttackResult } from '../src/attack/result.js';
+import { runAttack } from '../src/attack-run/run.js';
+import type { AttackSpec } from '../src/attack-run/spec.js';
+import type { AttackResult } from '../src/attack-run/result.js';
 import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 
 let root: string;
@@ -76,8 +76,8 @@ test('undefended knockoff learns; MAD ε = 1 lowers it; MAD-argmax ε = 1 keeps 
 
   const argmaxResult = await attack(mad('mad-argmax'));
   const d = argmaxResult.defender;
-  assert.equal(d.defendedAccuracy, d.undefendedAccuracy, 'MAD-argmax never changes the top-1 on the test set');
+  assert.equal(d.accuracyDefended, d.accuracyUndefended, 'MAD-argmax never changes the top-1 on the test set');
   assert.equal(d.test.top1ChangeRate, 0);
   assert.ok(d.test.l1.mean > 0.5, `MAD-argmax does perturb: mean L1 ${d.test.l1.mean}`);
-  assert.equal(d.undefendedAccuracy, none.defender.undefendedAccuracy);
+  assert.equal(d.accuracyUndefended, none.defender.accuracyUndefended);
 });

@@ -18,7 +18,7 @@ import type { AttackContext, QueryOracle } from '../src/attacks/types.js';
 import { normalise } from '../src/attacks/pixels.js';
 import { roundHalfEven, roundLambda } from '../src/attacks/jacobian-rounds.js';
 import { transferBatchSource, type TransferSet } from '../src/attacks/transfer-set.js';
-import { BlackBoxOracle } from '../src/attack/oracle.js';
+import { BlackBoxOracle } from '../src/attack-run/oracle.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 
 const input: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], std: [0.3081] };

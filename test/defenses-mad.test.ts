@@ -16,7 +16,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { UsageError } from '../src/errors.js';
 import { createDefense } from '../src/defenses/registry.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
-import { Surrogate } from '../src/defenses/surrogate.js';
+import { Surrogate } from '../src/defenses/mad/surrogate.js';
 import type { Defense, DefenseContext } from '../src/defenses/types.js';
 import { buildModel } from '../src/models/registry.js';
 import { saveModel } from '../src/models/io.js';

@@ -12,8 +12,8 @@ import { projectL1Ball, projectL2Ball } from '../src/defenses/projection.js';
 import { drawLogitNoise, withLogitNoise } from '../src/defenses/random-noise.js';
 import type { RandomNoiseSpec } from '../src/defenses/spec.js';
 import { Rng } from '../src/util/rng.js';
-import { subsetVertexTable } from '../src/defenses/mad-argmax.js';
-import { Surrogate } from '../src/defenses/surrogate.js';
+import { subsetVertexTable } from '../src/defenses/mad/mad-argmax.js';
+import { Surrogate } from '../src/defenses/mad/surrogate.js';
 import type { DefenseContext } from '../src/defenses/types.js';
 
 const TOL = 2e-6;

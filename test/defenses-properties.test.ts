@@ -12,7 +12,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { createDefense } from '../src/defenses/registry.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import { projectL1Ball, projectL2Ball } from '../src/defenses/projection.js';
-import { Surrogate } from '../src/defenses/surrogate.js';
+import { Surrogate } from '../src/defenses/mad/surrogate.js';
 import type { DefenseSpec, Norm } from '../src/defenses/spec.js';
 import type { Defense, DefenseContext } from '../src/defenses/types.js';
 import { Rng } from '../src/util/rng.js';

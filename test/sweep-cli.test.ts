@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { FAKE_CSV_FIRST_LINE, VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
-import { RUNNER_MODULE_ENV } from '../src/sweep/runner.js';
+import { FAKE_CSV_FIRST_LINE, VOLATILE_COLUMNS } from '../src/sweep/report/sweep-csv.js';
+import { RUNNER_MODULE_ENV } from '../src/sweep/run/runner-module.js';
 import { FAKE_DELAY_ENV, FAKE_RUNNER } from './helpers/fake-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,8 +9,8 @@ import { UsageError } from '../src/errors.js';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSweepConfig, parseSweepConfig, type ParseOptions } from '../src/sweep/parse-config.js';
-import { cellAttacker, expandGrid } from '../src/sweep/grid.js';
+import { loadSweepConfig, parseSweepConfig, type ParseOptions } from '../src/sweep/config/parse-config.js';
+import { cellAttacker, expandGrid } from '../src/sweep/plan/grid.js';
 
 const VALID = `
 victim:

@@ -10,14 +10,14 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '../src/errors.js';
-import { parseSweepConfig } from '../src/sweep/parse-config.js';
-import { expandGrid } from '../src/sweep/grid.js';
-import type { Cell, VictimIdentity } from '../src/sweep/cell.js';
-import { parseShard, shardOf } from '../src/sweep/shard.js';
-import { CellScheduler, orderForSharing } from '../src/sweep/scheduler.js';
-import type { SharedWorkGate } from '../src/sweep/shared-work.js';
-import { FileLock } from '../src/sweep/file-lock.js';
-import { canonicalJson } from '../src/sweep/canonical-json.js';
+import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
+import { expandGrid } from '../src/sweep/plan/grid.js';
+import type { Cell, VictimIdentity } from '../src/sweep/plan/cell.js';
+import { parseShard, shardOf } from '../src/sweep/plan/shard.js';
+import { CellScheduler, orderForSharing } from '../src/sweep/run/scheduler.js';
+import type { SharedWorkGate } from '../src/sweep/run/shared-work.js';
+import { FileLock } from '../src/sweep/run/file-lock.js';
+import { canonicalJson } from '../src/sweep/plan/canonical-json.js';
 
 const CONFIG = `
 victim:

@@ -6,15 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSweepConfig } from '../src/sweep/parse-config.js';
-import { attackLabels, expandGrid } from '../src/sweep/grid.js';
-import type { Cell } from '../src/sweep/cell.js';
-import { CELL_FORMAT, type CellRecord } from '../src/sweep/cell-record.js';
-import { buildRows } from '../src/sweep/rows.js';
-import { CSV_COLUMNS, FAKE_CSV_FIRST_LINE, sweepCsv } from '../src/sweep/sweep-csv.js';
-import { aggregate } from '../src/sweep/aggregate.js';
-import { lowestAttacker, sweepSummary } from '../src/sweep/summary.js';
-import { operatingPointLabel, panelSpec, renderSvg } from '../src/sweep/plots.js';
+import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
+import { attackLabels, expandGrid } from '../src/sweep/plan/grid.js';
+import type { Cell } from '../src/sweep/plan/cell.js';
+import { CELL_FORMAT, type CellRecord } from '../src/sweep/run/cell-record.js';
+import { buildRows } from '../src/sweep/report/rows.js';
+import { CSV_COLUMNS, FAKE_CSV_FIRST_LINE, sweepCsv } from '../src/sweep/report/sweep-csv.js';
+import { aggregate } from '../src/sweep/report/aggregate.js';
+import { lowestAttacker, sweepSummary } from '../src/sweep/report/summary.js';
+import { operatingPointLabel, panelSpec, renderSvg } from '../src/sweep/report/plots.js';
 import { parse } from 'csv-parse/sync';
 
 const CONFIG = `
@@ -54,7 +54,7 @@ function record(c: Cell): CellRecord {
     id: c.id,
     settings: c.settings,
     metrics: {
-      defender: { accuracy: o.defender, accuracyUndefended: 0.99, test: dist, queries: { ...dist, count: 100 } },
+      defender: { accuracyDefended: o.defender, accuracyUndefended: 0.99, test: dist, queries: { ...dist, count: 100 } },
       attacker: { accuracy: o.attacker, bestEpochAccuracy: o.attacker + 0.01, bestEpoch: 3, fidelity: o.attacker },
       queries: 100,
     },

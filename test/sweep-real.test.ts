@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'csv-stringify/sync';
-import { VOLATILE_COLUMNS } from '../src/sweep/sweep-csv.js';
+import { VOLATILE_COLUMNS } from '../src/sweep/report/sweep-csv.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/poison');

@@ -7,14 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ATTACK_NAMES } from '../src/attacks/names.js';
+import { attackNames } from '../src/attacks/registry.js';
 import { ARCH_NAMES } from '../src/models/types.js';
 import { attackerTrainingFromFlags, victimTrainingFromFlags } from '../src/cli/training-flags.js';
-import { parseSweepConfig } from '../src/sweep/parse-config.js';
-import { cellAttacker } from '../src/sweep/grid.js';
+import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
+import { cellAttacker } from '../src/sweep/plan/grid.js';
 import { attackerTrainingDefaults, trainingDefaultsTable, TRAINING_PRESETS } from '../src/train/defaults.js';
 import { UsageError } from '../src/errors.js';
-import type { VictimTrainSettings } from '../src/sweep/config-types.js';
+import type { VictimTrainSettings } from '../src/sweep/config/config-types.js';
 import type { TrainSettings } from '../src/train/loop.js';
 import { REPO_ROOT } from './helpers/cli.js';
 
@@ -41,7 +41,7 @@ test('poison attack and a sweep resolve the same attacker training for every arc
         [{ epochs: '7', lr: '0.05' }, ', epochs: 7, lr: 0.05'],
       ] as const) {
         const config = parseSweepConfig(sweepYaml(arch, `attacker: {arch: ${arch}, preset: ${preset}${yamlKeys}}`), 'c.yaml');
-        for (const attack of ATTACK_NAMES) {
+        for (const attack of attackNames()) {
           const cli = attackerTrainingFromFlags({ preset, ...flags }, arch, attack);
           const { arch: cellArch, preset: cellPreset, ...sweep } = cellAttacker(config, attack, arch);
           assert.equal(cellArch, arch);

@@ -30,7 +30,7 @@ import { attackDefinition } from '../src/attacks/registry.js';
 import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import type { AttackContext } from '../src/attacks/types.js';
 import type { TransferSet } from '../src/attacks/transfer-set.js';
-import { BlackBoxOracle } from '../src/attack/oracle.js';
+import { BlackBoxOracle } from '../src/attack-run/oracle.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
 
 type Compute = 'wasm' | 'cpu' | 'webgpu';

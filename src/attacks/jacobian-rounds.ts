@@ -11,7 +11,7 @@ import { toModelInput } from '../data/convert.js';
 import { UsageError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { trainClassifier, type TrainSettings } from '../train/loop.js';
-import type { AttackName, JacobianSettings } from './names.js';
+import { seedSetShortfall, type AttackName, type JacobianSettings } from './names.js';
 import { imageSize, pixelSpec, RowStore } from './pixels.js';
 import { argmaxRow, transferBatchSource, type TransferSet } from './transfer-set.js';
 import type { AttackContext, AttackSources } from './types.js';
@@ -114,9 +114,8 @@ export async function runJacobianAttack(
   const settings = sources.jacobian;
   const seedPool = sources.seedPool;
   if (!seedPool) throw new UsageError(`${attack} needs the victim dataset's train split for its seed set`);
-  if (ctx.budget < settings.seedSize) {
-    throw new UsageError(`--budget ${ctx.budget} is smaller than the seed set (--seed-size ${settings.seedSize}): every seed image is a query`);
-  }
+  const shortfall = seedSetShortfall(ctx.budget, settings.seedSize);
+  if (shortfall !== null) throw new UsageError(shortfall);
   if (settings.seedSize > seedPool.count) {
     throw new UsageError(`--seed-size ${settings.seedSize} is larger than the victim's train split (${seedPool.count} images)`);
   }

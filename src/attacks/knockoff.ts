@@ -3,11 +3,10 @@
  * replacement (seeded) from a query pool of another distribution, converted to the victim's
  * input shape, sent in batches.
  */
-import { toModelInput } from '../data/convert.js';
 import { UsageError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
+import { POOL_PARAMS } from './names.js';
 import type { AttackDefinition } from './types.js';
-import { pixelSpec, RowStore } from './pixels.js';
 import type { TransferSet } from './transfer-set.js';
 
 /**
@@ -23,8 +22,13 @@ function knockoffQueryIndices(poolCount: number, budget: number, rng: Rng): Int3
 
 export const knockoff: AttackDefinition = {
   name: 'knockoff',
+  queries: 'pool',
   adaptive: false,
+  params: POOL_PARAMS,
   async run(ctx, sources) {
+    // Loaded here, not at the top: the command line reads this declaration without TensorFlow.js.
+    const { toModelInput } = await import('../data/convert.js');
+    const { pixelSpec, RowStore } = await import('./pixels.js');
     const pool = sources.pool;
     if (!pool) throw new UsageError('knockoff needs a query pool (--queryset)');
     const indices = knockoffQueryIndices(pool.count, ctx.budget, ctx.rng);

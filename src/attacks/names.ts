@@ -1,18 +1,18 @@
 /**
- * Attack names, label modes and which flags each attack takes, kept free of TensorFlow.js so
- * the command file can validate flags (and print --help) without loading it.
+ * What every attack shares, kept free of TensorFlow.js so the command file can validate flags
+ * (and print --help) without loading it: label modes, the query pool's parameters, and the
+ * Jacobian family's settings bag with its reference defaults and declared parameters. Which
+ * attacks exist is registry.ts's.
  */
-export const ATTACK_NAMES = ['knockoff', 'jbda', 'jbself', 'jbtop'] as const;
-export type AttackName = (typeof ATTACK_NAMES)[number];
+import { DATASET_NAMES, SPLITS } from '../data/types.js';
+import type { AttackParam } from './params.js';
+
+/** An attack's name, as registered (registry.ts). */
+export type AttackName = string;
 
 /** probs: train on the released posterior ỹ; argmax: keep only its top-1, as one-hot. */
 export const LABEL_MODES = ['probs', 'argmax'] as const;
 export type LabelMode = (typeof LABEL_MODES)[number];
-
-/** Knockoff needs a query pool; the Jacobian family grows a seed set from the victim's own data. */
-export function attackFamily(name: AttackName): 'pool' | 'jacobian' {
-  return name === 'knockoff' ? 'pool' : 'jacobian';
-}
 
 /** Settings of the Jacobian family (reference defaults in JACOBIAN_DEFAULTS). */
 export interface JacobianSettings {
@@ -28,7 +28,7 @@ export interface JacobianSettings {
   roundEpochs: number;
   roundLr: number;
   roundMomentum: number;
-  /** jbtop only: how many runner-up classes per image, PGD steps and step size. */
+  /** Only for the attack that declares them (top-k PGD): runner-up classes per image, PGD steps and step size. */
   topK: number;
   pgdSteps: number;
   pgdStepSize: number;
@@ -38,7 +38,7 @@ export interface JacobianSettings {
  * Reference defaults (prediction-poisoning's jacobian.py): seed 100, σ = 3, τ = 5, λ = 0.1,
  * 20 epochs at lr 0.1 momentum 0.9 per round; κ = 400 (the JacobianAdversary default, as in
  * Papernot et al.; its command line leaves κ unset, which `--kappa none` reproduces);
- * jbtop: k = 3, 8 PGD steps of 0.01.
+ * top-k PGD: k = 3, 8 PGD steps of 0.01.
  */
 export const JACOBIAN_DEFAULTS: JacobianSettings = {
   seedSize: 100,
@@ -54,19 +54,50 @@ export const JACOBIAN_DEFAULTS: JacobianSettings = {
   pgdStepSize: 0.01,
 };
 
-/** Flags (commander attribute names) that only some attacks take, with who takes them. */
-export const ATTACK_ONLY_FLAGS: Record<string, { flag: string; attacks: readonly AttackName[] }> = {
-  queryset: { flag: '--queryset', attacks: ['knockoff'] },
-  querysetSplit: { flag: '--queryset-split', attacks: ['knockoff'] },
-  seedSize: { flag: '--seed-size', attacks: ['jbda', 'jbself', 'jbtop'] },
-  kappa: { flag: '--kappa', attacks: ['jbda', 'jbself', 'jbtop'] },
-  sigma: { flag: '--sigma', attacks: ['jbda', 'jbself', 'jbtop'] },
-  tau: { flag: '--tau', attacks: ['jbda', 'jbself', 'jbtop'] },
-  lambda: { flag: '--lambda', attacks: ['jbda', 'jbself', 'jbtop'] },
-  roundEpochs: { flag: '--round-epochs', attacks: ['jbda', 'jbself', 'jbtop'] },
-  roundLr: { flag: '--round-lr', attacks: ['jbda', 'jbself', 'jbtop'] },
-  roundMomentum: { flag: '--round-momentum', attacks: ['jbda', 'jbself', 'jbtop'] },
-  topK: { flag: '--top-k', attacks: ['jbtop'] },
-  pgdSteps: { flag: '--pgd-steps', attacks: ['jbtop'] },
-  pgdStepSize: { flag: '--pgd-step-size', attacks: ['jbtop'] },
-};
+/**
+ * The one statement of the seed-set rule: a Jacobian attack sends its whole seed set as its first
+ * queries, so a budget below the seed-set size cannot be spent as asked. The message for a budget
+ * that breaks it, or null. The library (attack-run/run.ts, jacobian-rounds.ts) throws it; the
+ * sweep config reports the same rule at the budget's YAML line.
+ */
+export function seedSetShortfall(budget: number, seedSize: number): string | null {
+  return budget < seedSize ? `--budget ${budget} is smaller than the seed set (--seed-size ${seedSize}): every seed image is a query` : null;
+}
+
+/**
+ * The parameters of every attack that draws from a query pool: which pool, which split. No
+ * default pool in a sweep config; `poison attack` takes the victim dataset's (data/catalog.ts).
+ */
+export const POOL_PARAMS: readonly AttackParam[] = [
+  { key: 'queryset', flag: '--queryset <name>', bag: 'pool', kind: 'choice', choices: DATASET_NAMES, help: 'the query pool dataset (paper: emnist-letters for MNIST, cifar100 for CIFAR-10)' },
+  { key: 'querysetSplit', flag: '--queryset-split <split>', bag: 'pool', kind: 'choice', choices: SPLITS, default: 'train', help: 'split of the query pool drawn from' },
+];
+
+const POSITIVE_INT = { integer: true, min: 1 } as const;
+
+/**
+ * The parameters of the Jacobian rounds every seed-set attack takes (its own, e.g. PGD's, it
+ * declares itself), each defaulting to the reference's value above.
+ */
+export const JACOBIAN_ROUND_PARAMS: readonly AttackParam[] = [
+  { key: 'seedSize', flag: '--seed-size <n>', bag: 'jacobian', kind: 'number', range: POSITIVE_INT, default: JACOBIAN_DEFAULTS.seedSize, help: "seed images drawn from the victim's train split (each one a query)" },
+  { key: 'kappa', flag: '--kappa <n|none>', bag: 'jacobian', kind: 'number', range: POSITIVE_INT, nullable: true, default: JACOBIAN_DEFAULTS.kappa, help: 'reservoir size once round ≥ sigma; none = augment all of D' },
+  { key: 'sigma', flag: '--sigma <n>', bag: 'jacobian', kind: 'number', range: { integer: true, min: 0 }, default: JACOBIAN_DEFAULTS.sigma, help: 'first round that samples the reservoir' },
+  { key: 'tau', flag: '--tau <n>', bag: 'jacobian', kind: 'number', range: POSITIVE_INT, default: JACOBIAN_DEFAULTS.tau, help: "period of the step's sign flip" },
+  { key: 'lambda', flag: '--lambda <x>', bag: 'jacobian', kind: 'number', range: { gt: 0, max: 1 }, default: JACOBIAN_DEFAULTS.lambda, help: 'step size λ in pixel units' },
+  { key: 'roundEpochs', flag: '--round-epochs <n>', bag: 'jacobian', kind: 'number', range: POSITIVE_INT, default: JACOBIAN_DEFAULTS.roundEpochs, help: 'substitute epochs per round' },
+  { key: 'roundLr', flag: '--round-lr <x>', bag: 'jacobian', kind: 'number', range: { gt: 0 }, default: JACOBIAN_DEFAULTS.roundLr, help: 'substitute learning rate per round' },
+  { key: 'roundMomentum', flag: '--round-momentum <x>', bag: 'jacobian', kind: 'number', range: { min: 0, max: 0.999 }, default: JACOBIAN_DEFAULTS.roundMomentum, help: 'substitute momentum per round' },
+];
+
+/**
+ * The Jacobian rounds' settings of an attack from its parameter values (by key): what it declares
+ * in that bag from `values`, the rest the reference's (an attack without Jacobian rounds ignores them).
+ */
+export function jacobianSettingsOf(params: readonly AttackParam[], values: Readonly<Record<string, unknown>>): JacobianSettings {
+  const settings: Record<string, unknown> = { ...JACOBIAN_DEFAULTS };
+  for (const param of params) {
+    if (param.bag === 'jacobian' && values[param.key] !== undefined) settings[param.key] = values[param.key];
+  }
+  return settings as unknown as JacobianSettings;
+}

@@ -11,7 +11,7 @@ import type { AttackName, LabelMode } from './names.js';
 import { normalise } from './pixels.js';
 
 type TransferImages =
-  /** Query-pool images by index (knockoff): nothing is copied. */
+  /** Query-pool images by index (pool attacks): nothing is copied. */
   | { kind: 'pool'; pool: ImageSet; indices: Int32Array }
   /** Synthesised images in pixel space [0, 1], count × H·W·C, channels last. */
   | { kind: 'pixels'; pixels: Float32Array };

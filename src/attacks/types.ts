@@ -1,20 +1,23 @@
 /**
- * What an attack sees and what it hands back. An attack talks to the victim only through a
- * QueryOracle (query → ỹ, every image counted against the budget) and draws all randomness
- * from the Rng it is given.
+ * What an attack sees, what it hands back, and how it declares itself. An attack talks to the
+ * victim only through a QueryOracle (query → ỹ, every image counted against the budget) and
+ * draws all randomness from the Rng it is given. Its declaration (AttackDefinition: name, where
+ * its queries come from, its parameters) is all the command line, the sweep config, the docs'
+ * test and the CSV know of it, so a new attack is one file plus one line in registry.ts.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSet, InputSpec } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import type { TrainSettings } from '../train/loop.js';
 import type { AttackName, JacobianSettings, LabelMode } from './names.js';
+import type { AttackParam, QuerySource, VictimLimit } from './params.js';
 import type { TransferSet } from './transfer-set.js';
 
 export interface QueryBatch {
   /** Images in PIXEL space ([0, 1], the victim's input shape); the oracle normalises them. */
   pixels: tf.Tensor4D;
   /**
-   * Set when the images are query-pool images (knockoff): a black box that replays cached
+   * Set when the images are query-pool images (a pool attack): a black box that replays cached
    * posteriors answers from these instead of running the victim.
    */
   poolIndices?: Int32Array;
@@ -57,7 +60,7 @@ export interface AttackContext {
   reporter?: AttackReporter;
 }
 
-/** Where the images come from: a query pool (knockoff) or the victim's train split (seed set). */
+/** Where the images come from: a query pool (pool attacks) or the victim's train split (seed set). */
 export interface AttackSources {
   pool?: ImageSet;
   seedPool?: ImageSet;
@@ -66,10 +69,16 @@ export interface AttackSources {
 
 export interface AttackDefinition {
   name: AttackName;
+  queries: QuerySource;
   /**
-   * False when the queries do not depend on the answers (knockoff): its transfer set can then
-   * be computed once and every defense applied to cached clean posteriors.
+   * False when the queries do not depend on the answers: the transfer set can then be computed
+   * once and every defense applied to cached clean posteriors.
    */
   adaptive: boolean;
+  /** Its parameters, in the order help and errors list them. */
+  params: readonly AttackParam[];
+  /** Limits that depend on the victim's class count, checked by `poison attack` and the sweep config; null = none broken. */
+  victimLimit?(jacobian: JacobianSettings, numClasses: number): VictimLimit | null;
+  /** Loads what it needs (TensorFlow.js included) only when it runs, so declaring it stays cheap for `--help`. */
   run(ctx: AttackContext, sources: AttackSources): Promise<TransferSet>;
 }

@@ -10,8 +10,15 @@ import { registerCommands } from './commands/index.js';
 import { packageVersion } from '../util/package-info.js';
 import { describeFsError } from '../util/safe-fs.js';
 import { dawnLoaded } from '../engine/dawn-state.js';
+import { loadExtensions } from '../extensions.js';
 
 async function main(argv: string[]): Promise<number> {
+  try {
+    // Before the commands declare their flags: an extension's attack brings its own.
+    await loadExtensions();
+  } catch (err) {
+    return exitCodeFor(err);
+  }
   const program = new Command();
   program
     .name('poison')

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { AttackName } from '../attacks/names.js';
+import { attackNames, attacksByQuerySource } from '../attacks/registry.js';
 import { ARCH_NAMES, type ArchName } from '../models/types.js';
 import {
   attackerTrainingDefaults,
@@ -16,7 +17,7 @@ import {
   type TrainingPreset,
 } from '../train/defaults.js';
 import type { TrainSettings } from '../train/loop.js';
-import { parseChoice, parseNumber } from './validate.js';
+import { parseChoice, parseNumber } from '../util/parse.js';
 
 const FLAG_OF: Record<keyof TrainSettings, string> = {
   epochs: '--epochs',
@@ -61,11 +62,12 @@ export function addVictimTrainingFlags(cmd: Command): void {
 
 export function addAttackerTrainingFlags(cmd: Command): void {
   for (const key of TRAIN_SETTING_KEYS) {
-    const paper = perArch((a) => attackerTrainingDefaults(a, 'knockoff', 'paper')[key]);
-    const knockoff = perArch((a) => attackerTrainingDefaults(a, 'knockoff', 'reference')[key]);
-    const jacobian = perArch((a) => attackerTrainingDefaults(a, 'jbda', 'reference')[key]);
+    const paper = perArch((a) => attackerTrainingDefaults(a, attackNames()[0]!, 'paper')[key]);
+    const reference = attacksByQuerySource()
+      .map(({ names }) => `${names.join('/')} ${perArch((a) => attackerTrainingDefaults(a, names[0]!, 'reference')[key])}`)
+      .join(', ');
     const what = key === 'lrStep' ? 'multiply the attacker learning rate by 0.1 every N epochs' : key === 'batchSize' ? 'attacker (and Jacobian substitute) batch size' : `attacker ${WHAT[key]}`;
-    cmd.option(SYNTAX[key], `${what} (default: ${paper}; --preset reference: knockoff ${knockoff}, jbda/jbself/jbtop ${jacobian})`);
+    cmd.option(SYNTAX[key], `${what} (default: ${paper}; --preset reference: ${reference})`);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Training-time augmentation per dataset family, as the reference trains its victims (knockoffnets'
- * knockoff/datasets/__init__.py, the 'train' transforms): CIFAR-like images get a random 32×32
+ * Training-time augmentation per dataset family, as the reference trains its victims (the Knockoff Nets code's
+ * datasets/__init__.py, the 'train' transforms): CIFAR-like images get a random 32×32
  * crop of the image zero-padded by 4 on every side, then a horizontal flip with probability ½;
  * MNIST-like images get nothing. Attackers are never augmented: the reference trains them on the
  * 'test' transform (docs/spec-reference-preset.md).

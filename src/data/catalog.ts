@@ -67,7 +67,7 @@ const CATALOG: Record<DatasetName, CatalogEntry> = {
 };
 
 /**
- * The query pool a knockoff attack draws from when none is named, per victim dataset: images of
+ * The query pool a pool attack (Knockoff Nets) draws from when none is named, per victim dataset: images of
  * another distribution with the same shape. MNIST's is Fashion-MNIST's test split, which poison
  * ships (datasets/fashion-mnist/), so a bare `poison attack` needs no download; the paper's
  * EMNIST-letters pool is one `--queryset emnist-letters` away. CIFAR-10's is CIFAR-100 (the paper's).

@@ -4,7 +4,7 @@
  * TensorFlow.js. Every failure is a UsageError naming the parameter and what it takes.
  */
 import { UsageError } from '../errors.js';
-import { parseChoice, parseNumber } from '../cli/validate.js';
+import { parseChoice, parseNumber } from '../util/parse.js';
 import {
   DEFENSE_NAMES,
   JACOBIAN_MODES,
@@ -19,6 +19,8 @@ import {
 interface DefenseFlag {
   /** Flag name without the dashes; also the key in a sweep config. */
   key: string;
+  /** The DefenseSpec field the value lands in (random noise's `noise-` keys differ from their fields). */
+  field: string;
   /** Commander syntax, e.g. `--eps <x>`. */
   syntax: string;
   help: string;
@@ -28,46 +30,79 @@ interface DefenseFlag {
 const MAD_BOTH = ['mad', 'mad-argmax'] as const;
 /**
  * MAD's ε when none is given, so a bare `poison attack --defense mad` runs: 0.5 (L1), the middle
- * of the paper's MNIST sweep, where MAD already lowers a knockoff attacker while the victim's
+ * of the paper's MNIST sweep, where MAD already lowers a query-pool attacker while the victim's
  * top-1 mostly stands.
  */
 const DEFAULT_MAD_EPS = 0.5;
 
 /** Every defense parameter, in the order help lists them. */
 export const DEFENSE_FLAGS: readonly DefenseFlag[] = [
-  { key: 'eps', syntax: '--eps <x>', defenses: MAD_BOTH, help: `mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default ${DEFAULT_MAD_EPS})` },
-  { key: 'ydist', syntax: '--ydist <norm>', defenses: MAD_BOTH, help: 'mad, mad-argmax: norm of the budget, l1 | l2 (default l1)' },
+  { key: 'eps', field: 'eps', syntax: '--eps <x>', defenses: MAD_BOTH, help: `mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default ${DEFAULT_MAD_EPS})` },
+  { key: 'ydist', field: 'ydist', syntax: '--ydist <norm>', defenses: MAD_BOTH, help: 'mad, mad-argmax: norm of the budget, l1 | l2 (default l1)' },
   {
     key: 'jacobian',
+    field: 'jacobian',
     syntax: '--jacobian <mode>',
     defenses: MAD_BOTH,
     help: 'mad, mad-argmax: closed | autodiff (last layer, reference code) | autodiff-all (all parameters, paper text) (default closed)',
   },
   {
     key: 'ablation',
+    field: 'ablation',
     syntax: '--ablation <kind>',
     defenses: MAD_BOTH,
     help: 'mad, mad-argmax: none | identity (G = I) | random-vertex (seeded random y*) (default none)',
   },
   {
     key: 'surrogate',
+    field: 'surrogate',
     syntax: '--surrogate <dir>',
     defenses: MAD_BOTH,
     help: "mad, mad-argmax: saved model used as surrogate (default: the victim's architecture, randomly initialised from --seed)",
   },
-  { key: 'k', syntax: '--k <n>', defenses: ['top-k'], help: 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)' },
-  { key: 'decimals', syntax: '--decimals <n>', defenses: ['rounding'], help: 'rounding: decimals kept, a whole number in 0..20, then renormalised to sum to 1 (required)' },
-  { key: 'beta', syntax: '--beta <x>', defenses: ['reverse-sigmoid'], help: 'reverse-sigmoid: strength β in [0, 1] (required)' },
+  { key: 'k', field: 'k', syntax: '--k <n>', defenses: ['top-k'], help: 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)' },
+  { key: 'decimals', field: 'decimals', syntax: '--decimals <n>', defenses: ['rounding'], help: 'rounding: decimals kept, a whole number in 0..20, then renormalised to sum to 1 (required)' },
+  { key: 'beta', field: 'beta', syntax: '--beta <x>', defenses: ['reverse-sigmoid'], help: 'reverse-sigmoid: strength β in [0, 1] (required)' },
   {
     key: 'gamma',
+    field: 'gamma',
     syntax: '--gamma <x>',
     defenses: ['reverse-sigmoid'],
     help: 'reverse-sigmoid: γ > 0 (default per dataset: mnist 0.2, fashion-mnist 0.4, cifar10 0.1, others 0.2)',
   },
-  { key: 'noise-eps', syntax: '--noise-eps <x>', defenses: ['random-noise'], help: 'random-noise: radius ε_z ≥ 0 of the logit noise (required)' },
-  { key: 'noise-norm', syntax: '--noise-norm <norm>', defenses: ['random-noise'], help: 'random-noise: ball of the noise, l1 | l2 (default l1)' },
-  { key: 'noise-dist', syntax: '--noise-dist <dist>', defenses: ['random-noise'], help: 'random-noise: uniform | gaussian (default uniform)' },
+  { key: 'noise-eps', field: 'epsZ', syntax: '--noise-eps <x>', defenses: ['random-noise'], help: 'random-noise: radius ε_z ≥ 0 of the logit noise (required)' },
+  { key: 'noise-norm', field: 'norm', syntax: '--noise-norm <norm>', defenses: ['random-noise'], help: 'random-noise: ball of the noise, l1 | l2 (default l1)' },
+  { key: 'noise-dist', field: 'dist', syntax: '--noise-dist <dist>', defenses: ['random-noise'], help: 'random-noise: uniform | gaussian (default uniform)' },
 ];
+
+/**
+ * Each defense's operating point: the parameter (flag key) a sweep varies to trace its line in
+ * the plots; null for a defense with a single point. Typed over every defense name, so a new
+ * defense cannot be left out.
+ */
+const OPERATING_AXES: { readonly [N in DefenseName]: string | null } = {
+  none: null,
+  argmax: null,
+  'top-k': 'k',
+  rounding: 'decimals',
+  'reverse-sigmoid': 'beta',
+  'random-noise': 'noise-eps',
+  mad: 'eps',
+  'mad-argmax': 'eps',
+};
+
+/** A defense's operating-point parameter: its flag key and its DefenseSpec field; null = single point. */
+export function operatingAxis(name: DefenseName): { key: string; field: string } | null {
+  const key = OPERATING_AXES[name];
+  return key === null ? null : { key, field: specField(key) };
+}
+
+/** The DefenseSpec field of a flag key; an unknown key is a programming error, not a user's. */
+export function specField(key: string): string {
+  const flag = DEFENSE_FLAGS.find((f) => f.key === key);
+  if (!flag) throw new Error(`no defense parameter '${key}'`);
+  return flag.field;
+}
 
 /** Flag values by key; undefined = not given. Numbers are accepted for configs parsed from YAML. */
 export type DefenseFlagValues = Readonly<Record<string, string | number | undefined>>;

@@ -3,8 +3,8 @@
  * Parsing flags into specs lives in params.ts (free of TensorFlow.js).
  */
 import { createArgmax } from './argmax.js';
-import { createMad } from './mad.js';
-import { createMadArgmax } from './mad-argmax.js';
+import { createMad } from './mad/mad.js';
+import { createMadArgmax } from './mad/mad-argmax.js';
 import { createNone } from './none.js';
 import { checkDefenseForClasses } from './params.js';
 import { createRandomNoise } from './random-noise.js';

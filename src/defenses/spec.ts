@@ -108,6 +108,26 @@ export function drawsRandomness(spec: DefenseSpec): boolean {
   }
 }
 
+/**
+ * Identity of the side information a defense computes per query image (MAD's surrogate
+ * posteriors or gradients), or null when it needs none. Two runs with the same images and the
+ * same identity may share it. Exhaustive over the specs, so a new defense must answer here.
+ */
+export function sideInfoIdentity(spec: DefenseSpec): Record<string, unknown> | null {
+  switch (spec.name) {
+    case 'mad':
+    case 'mad-argmax':
+      return spec.ablation === 'none' ? { surrogate: spec.surrogate, jacobian: spec.jacobian } : null;
+    case 'none':
+    case 'top-k':
+    case 'argmax':
+    case 'rounding':
+    case 'reverse-sigmoid':
+    case 'random-noise':
+      return null;
+  }
+}
+
 /** One short human-readable line: `mad(eps=0.5, ydist=l1, jacobian=closed)`. */
 export function describeDefense(spec: DefenseSpec): string {
   switch (spec.name) {

@@ -9,7 +9,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ArchName } from '../models/types.js';
 import type { DefenseSpec, Norm } from './spec.js';
-import type { Surrogate } from './surrogate.js';
+import type { Surrogate } from './mad/surrogate.js';
 
 export interface Defense {
   readonly spec: DefenseSpec;

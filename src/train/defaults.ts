@@ -8,13 +8,14 @@
  *   paper     — the docs/spec.md (the paper's appendix): SGD lr 0.1, momentum 0.5, batch 64, lr ×0.1
  *               every 50 epochs; 30 epochs for LeNet-sized nets, 100 for VGG16-BN.
  *   reference — what the authors' released scripts train the attacker with (docs/spec-reference-preset.md
- *               cites file and line for every value): knockoff (knockoffnets'
- *               knockoff/adversary/train.py as the prediction-poisoning README runs it) and the
+ *               cites file and line for every value): pool attacks (the Knockoff Nets code's
+ *               adversary/train.py as the prediction-poisoning README runs it) and the
  *               Jacobian family's final model (prediction-poisoning's defenses/adversary/jacobian.py).
  */
-import { attackFamily, type AttackName } from '../attacks/names.js';
+import type { AttackName } from '../attacks/names.js';
+import { attackDefinition, attackNames, attacksByQuerySource } from '../attacks/registry.js';
 import type { ArchName } from '../models/types.js';
-import type { NumberRange } from '../cli/validate.js';
+import type { NumberRange } from '../util/parse.js';
 import type { TrainSettings } from './loop.js';
 
 export const TRAINING_PRESETS = ['paper', 'reference'] as const;
@@ -32,15 +33,15 @@ export function victimTrainingDefaults(arch: ArchName): TrainSettings {
 
 /**
  * How the attacker trains F_A (architecture `arch`) on the transfer set of `attack` under a
- * preset. Knockoff and the Jacobian family differ only under `reference`, where the authors'
- * scripts train them differently.
+ * preset. Pool attacks and seed-set (Jacobian) attacks differ only under `reference`, where the
+ * authors' scripts train them differently.
  */
 export function attackerTrainingDefaults(arch: ArchName, attack: AttackName, preset: TrainingPreset): TrainSettings {
   if (preset === 'paper') {
     return { epochs: paperEpochs(arch), lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 };
   }
-  if (attackFamily(attack) === 'pool') {
-    // knockoff/adversary/train.py with the README's `--epochs 50`: 'sgdm' (no weight decay),
+  if (attackDefinition(attack).queries === 'pool') {
+    // Knockoff Nets' adversary/train.py with the README's `--epochs 50`: 'sgdm' (no weight decay),
     // lr 0.01, momentum 0.5, batch 64, StepLR(60, 0.1).
     return { epochs: 50, lr: 0.01, momentum: 0.5, batchSize: 64, lrStep: 60, weightDecay: 0 };
   }
@@ -80,9 +81,9 @@ export function trainingDefaultsTable(archs: readonly ArchName[]): string {
   const row = (who: string, preset: string, attack: string, arch: string, s: TrainSettings): string =>
     `| ${who} | ${preset} | ${attack} | ${arch} | ${s.epochs} | ${s.lr} | ${s.momentum} | ${s.batchSize} | ${s.lrStep} | ${s.weightDecay} |`;
   for (const arch of archs) rows.push(row('victim', '—', '—', arch, victimTrainingDefaults(arch)));
-  for (const arch of archs) rows.push(row('attacker', 'paper', 'every attack', arch, attackerTrainingDefaults(arch, 'knockoff', 'paper')));
-  for (const [attack, label] of [['knockoff', 'knockoff'], ['jbda', 'jbda, jbself, jbtop']] as const) {
-    for (const arch of archs) rows.push(row('attacker', 'reference', label, arch, attackerTrainingDefaults(arch, attack, 'reference')));
+  for (const arch of archs) rows.push(row('attacker', 'paper', 'every attack', arch, attackerTrainingDefaults(arch, attackNames()[0]!, 'paper')));
+  for (const { names } of attacksByQuerySource()) {
+    for (const arch of archs) rows.push(row('attacker', 'reference', names.join(', '), arch, attackerTrainingDefaults(arch, names[0]!, 'reference')));
   }
   return rows.join('\n');
 }

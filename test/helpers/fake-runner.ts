@@ -14,10 +14,11 @@ import { writeJsonAtomic } from '../../src/util/atomic.js';
 import { reserveOutputDir } from '../../src/util/outdir.js';
 import { installedVersion } from '../../src/util/package-info.js';
 import { Rng } from '../../src/util/rng.js';
-import { canonicalJson } from '../../src/sweep/canonical-json.js';
-import type { CellSettings, VictimIdentity } from '../../src/sweep/cell.js';
-import type { Distortion } from '../../src/sweep/cell-record.js';
-import { RUNNER_MODULE_ENV, type CellOutcome, type CellRunner } from '../../src/sweep/runner.js';
+import { canonicalJson } from '../../src/sweep/plan/canonical-json.js';
+import type { CellSettings, VictimIdentity } from '../../src/sweep/plan/cell.js';
+import type { Distortion } from '../../src/sweep/run/cell-record.js';
+import { RUNNER_MODULE_ENV } from '../../src/sweep/run/runner-module.js';
+import type { CellOutcome, CellRunner } from '../../src/sweep/run/runner.js';
 
 /** The environment that makes `poison sweep` run its cells with this runner. */
 export const FAKE_RUNNER: Readonly<Record<string, string>> = { [RUNNER_MODULE_ENV]: fileURLToPath(import.meta.url) };
@@ -124,7 +125,7 @@ function fakeOutcome(s: CellSettings): CellOutcome {
   return {
     metrics: {
       defender: {
-        accuracy: defended,
+        accuracyDefended: defended,
         accuracyUndefended: victimAcc,
         test: distortion(effect.l1, testCount, quantise((victimAcc - defended) / victimAcc)),
         queries: distortion(1.1 * effect.l1, s.budget, quantise(effect.keepsTop1 ? 0 : 1.5 * effect.accuracyDrop)),

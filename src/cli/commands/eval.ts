@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { parseChoice, parseNumber, parseOptionalNumber } from '../validate.js';
+import { parseChoice, parseNumber, parseOptionalNumber } from '../../util/parse.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';

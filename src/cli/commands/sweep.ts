@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
-import { parseChoice, parseNumber } from '../validate.js';
-import { parseShard, WHOLE } from '../../sweep/shard.js';
+import { parseChoice, parseNumber } from '../../util/parse.js';
+import { parseShard, WHOLE } from '../../sweep/plan/shard.js';
 
 interface SweepFlags {
   dryRun?: boolean;

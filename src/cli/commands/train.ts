@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseChoice, parseNumber, parseOptionalNumber } from '../validate.js';
+import { parseChoice, parseNumber, parseOptionalNumber } from '../../util/parse.js';
 import { DATASET_NAMES } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';

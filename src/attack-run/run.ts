@@ -1,0 +1,409 @@
+/**
+ * `poison attack` as a library call: load the victim behind a black box with a defense, run one
+ * attack up to the largest budget, train one fresh attacker per budget on the first B queries,
+ * score everything and write it all to --out in one atomic rename.
+ *
+ * Stages (timed separately): eval (the victim's clean posteriors and the defense on the test
+ * set), query (the transfer set: live, or replayed from the cache for non-adaptive attacks),
+ * train (attackers). Clean posteriors are cached on disk (test set and non-adaptive transfer sets),
+ * so a sweep over defenses runs the victim once per image.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { stringify } from 'csv-stringify/sync';
+import { canConvert } from '../data/convert.js';
+import { loadImageSet } from '../data/index.js';
+import type { ImageSet } from '../data/types.js';
+import { UsageError } from '../errors.js';
+import { engineInfo, initEngine } from '../engine/backend.js';
+import { loadSavedModel, PARAMS_FILE, saveModel, WEIGHTS_FILE, type ModelParams } from '../models/io.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { reserveOutputDir, type OutputReservation } from '../util/outdir.js';
+import { provenance } from '../util/provenance.js';
+import { Rng } from '../util/rng.js';
+import { attackDefinition } from '../attacks/registry.js';
+import { seedSetShortfall } from '../attacks/names.js';
+import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types.js';
+import type { TransferSet } from '../attacks/transfer-set.js';
+import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
+import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
+import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
+import { createNone } from '../defenses/none.js';
+import { describeDefense } from '../defenses/spec.js';
+import type { Defense } from '../defenses/types.js';
+import { BlackBoxOracle } from './oracle.js';
+import {
+  hashFile,
+  loadCachedPosteriors,
+  loadCachedSide,
+  storeCachedPosteriors,
+  storeCachedSide,
+  type CacheKeySettings,
+  type CachedPosteriors,
+} from './posterior-cache.js';
+import { cleanRows, releasedRows, sideRows } from './posteriors.js';
+import type { SideRows } from './side-rows.js';
+import { StageProgress } from './reporter.js';
+import { ATTACKER_LOG_FILE, budgetDirName, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
+import type { AttackSpec } from './spec.js';
+import { buildAttacker, trainAndScoreAttacker, type ScoringSet } from './train-attacker.js';
+
+export interface RunAttackHooks {
+  /** Sees the loaded victim before anything runs it (tests count its predict calls). */
+  onVictimLoaded?(victim: tf.LayersModel): void;
+  /** Sees the transfer set (every query and its released answer) before the attackers train. */
+  onTransferSet?(transfer: TransferSet): void;
+}
+
+export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): Promise<AttackResult> {
+  const startedAt = new Date();
+  const started = performance.now();
+  checkBudgets(spec);
+  const baseline = spec.baseline ? await readBaseline(spec.baseline, spec) : null;
+  // Claimed before any work: an unusable --out fails now, not after the attackers trained.
+  const output = await reserveOutputDir(spec.out, spec.force);
+  let victim: tf.LayersModel | null = null;
+  let defenses: AttackDefenses | null = null;
+  let committed = false;
+  try {
+    await initEngine(spec.backend ? { backend: spec.backend } : {});
+    const loaded = await loadSavedModel(spec.victim);
+    victim = loaded.model;
+    const params = loaded.params;
+    hooks.onVictimLoaded?.(victim);
+    const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
+    if (baseline) checkBaselineVictim(baseline, victimWeights);
+    defenses = await createAttackDefenses(spec.defense, params, spec.seed);
+    const run = await prepare(spec, params, victimWeights);
+    const result = await execute(spec, run, victim, defenses, baseline, output, hooks, startedAt, started);
+    committed = true;
+    return result;
+  } finally {
+    defenses?.dispose();
+    victim?.dispose();
+    if (!committed) await output.abandon();
+  }
+}
+
+function checkBudgets(spec: AttackSpec): void {
+  if (spec.budgets.length === 0) throw new UsageError('--budget needs at least one value');
+  for (let i = 0; i < spec.budgets.length; i++) {
+    const b = spec.budgets[i]!;
+    if (!Number.isInteger(b) || b < 1) throw new UsageError(`--budget values must be whole numbers ≥ 1, got ${b}`);
+    if (i > 0 && b <= spec.budgets[i - 1]!) throw new UsageError(`--budget values must be distinct and ascending, got ${spec.budgets.join(',')}`);
+  }
+}
+
+/** Everything checked and loaded before the first query. */
+interface PreparedRun {
+  params: ModelParams;
+  victimWeights: string;
+  attackerArch: ModelParams['arch'];
+  maxBudget: number;
+  sources: AttackSources;
+  test: ImageSet;
+  querySource: AttackResult['querySource'];
+}
+
+async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: string): Promise<PreparedRun> {
+  const input = params.input;
+  const attackerArch = spec.attackerArch ?? params.arch;
+  // Fails here, before any data is loaded, when the architecture cannot take the victim's input.
+  buildAttacker(attackerArch, input, params.numClasses, new Rng(spec.seed)).dispose();
+  const maxBudget = spec.budgets[spec.budgets.length - 1]!;
+  const sources: AttackSources = { jacobian: spec.jacobian };
+  let querySource: AttackResult['querySource'];
+  if (attackDefinition(spec.attack).queries === 'pool') {
+    if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
+    const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
+    canConvert(pool, input);
+    if (maxBudget > pool.count) {
+      throw new UsageError(`--budget ${maxBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
+    }
+    sources.pool = pool;
+    querySource = { kind: 'pool', dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source };
+  } else {
+    // The smallest budget decides: each budget's attacker trains on the first B queries.
+    const shortfall = seedSetShortfall(spec.budgets[0]!, spec.jacobian.seedSize);
+    if (shortfall !== null) throw new UsageError(shortfall);
+    const seedPool = await loadImageSet(params.dataset, 'train', { dataDir: spec.dataDir });
+    if (spec.jacobian.seedSize > seedPool.count) {
+      throw new UsageError(`--seed-size ${spec.jacobian.seedSize} is larger than ${params.dataset}'s train split (${seedPool.count} images)`);
+    }
+    sources.seedPool = seedPool;
+    querySource = { kind: 'seed-set', dataset: seedPool.dataset, split: 'train', count: spec.jacobian.seedSize, source: seedPool.source };
+  }
+  const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
+  return { params, victimWeights, attackerArch, maxBudget, sources, test, querySource };
+}
+
+/** The defense's side rows for a cache entry's images: read from the cache, or computed and stored. */
+async function withSide(
+  entry: CachedPosteriors | null,
+  defense: Defense,
+  compute: () => Promise<SideRows | null>,
+): Promise<SideRows | null> {
+  if (defense.sideInfoKey === null) return null;
+  const cached = entry ? await loadCachedSide(entry, defense.sideInfoKey) : null;
+  if (cached) return cached;
+  const side = await compute();
+  if (entry && side) await storeCachedSide(entry, defense.sideInfoKey, side);
+  return side;
+}
+
+/** The victim's clean test posteriors (cached), the defense on them, and the defender's utility. */
+async function evaluateDefender(
+  spec: AttackSpec,
+  run: PreparedRun,
+  victim: tf.LayersModel,
+  defense: Defense,
+): Promise<{ utility: DefenderUtility; victimArgmax: Int32Array }> {
+  const { test, params } = run;
+  const K = params.numClasses;
+  const key: CacheKeySettings = {
+    kind: 'test',
+    victimWeights: run.victimWeights,
+    test: { dataset: test.dataset, split: test.split, count: test.count, source: test.source },
+  };
+  let entry = spec.cacheDir ? await loadCachedPosteriors(spec.cacheDir, key) : null;
+  let clean = entry?.clean;
+  if (!clean) {
+    clean = await cleanRows(victim, test, test.count, params.input);
+    if (spec.cacheDir) entry = await storeCachedPosteriors(spec.cacheDir, key, Int32Array.from({ length: test.count }, (_, i) => i), clean, K);
+  }
+  const side = await withSide(entry, defense, () => sideRows(defense, test, test.count, params.input));
+  const released = await releasedRows(defense, clean, side, K);
+  return { utility: await defenderUtility(clean, released, test.labels, K, defense.ball), victimArgmax: argmaxRows(clean, K) };
+}
+
+interface QueryStage {
+  transfer: TransferSet;
+  oracle: BlackBoxOracle;
+  cache: AttackResult['transferSet'];
+}
+
+async function collectTransferSet(
+  spec: AttackSpec,
+  run: PreparedRun,
+  victim: tf.LayersModel,
+  defense: Defense,
+  reporter: StageProgress,
+): Promise<QueryStage> {
+  let victimRuns = 0;
+  const countRun = (): void => {
+    victimRuns++;
+  };
+  const definition = attackDefinition(spec.attack);
+  const { params, maxBudget, sources } = run;
+  const K = params.numClasses;
+  const context = (oracle: QueryOracle): AttackContext => ({
+    oracle,
+    budget: maxBudget,
+    // A fresh stream per pass, so a cache-filling pass and its replay draw the same queries.
+    rng: new Rng(spec.seed).fork('attack'),
+    input: params.input,
+    numClasses: K,
+    labelMode: spec.labelMode,
+    queryBatchSize: spec.queryBatchSize,
+    buildSubstitute: (rng) => buildAttacker(run.attackerArch, params.input, K, rng),
+    substituteBatchSize: spec.training.batchSize,
+    reporter,
+  });
+  const pool = sources.pool;
+  if (definition.adaptive || !spec.cacheDir || !pool) {
+    const oracle = BlackBoxOracle.live(victim, defense, params.input, maxBudget, countRun);
+    const transfer = await definition.run(context(oracle), sources);
+    return { transfer, oracle, cache: { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns } };
+  }
+  const key: CacheKeySettings = {
+    kind: 'transfer',
+    attack: spec.attack,
+    victimWeights: run.victimWeights,
+    pool: { dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source },
+    budget: maxBudget,
+    seed: spec.seed,
+  };
+  let entry = await loadCachedPosteriors(spec.cacheDir, key);
+  const hit = entry !== null;
+  if (!entry) {
+    reporter.line(`querying the victim for the transfer set (cached under ${spec.cacheDir})`);
+    const cleanRelease = createNone({ name: 'none' }, defenseContext(params, spec.seed));
+    const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, maxBudget, countRun);
+    const clean = await definition.run(context(recorder), sources).finally(() => cleanRelease.dispose());
+    if (clean.images.kind !== 'pool') throw new Error('a cached transfer set must consist of pool images');
+    entry = await storeCachedPosteriors(spec.cacheDir, key, clean.images.indices, clean.released, K);
+  }
+  const cached = entry;
+  const side = await withSide(cached, defense, () => sideRows(defense, pool, cached.poolIndices, params.input));
+  const oracle = BlackBoxOracle.replay({ poolIndices: cached.poolIndices, clean: cached.clean, side }, defense, params.input, maxBudget);
+  const transfer = await definition.run(context(oracle), sources);
+  return { transfer, oracle, cache: { cache: hit ? 'hit' : 'miss', cacheEntry: cached.dir, victimQueryBatches: victimRuns } };
+}
+
+async function execute(
+  spec: AttackSpec,
+  run: PreparedRun,
+  victimModel: tf.LayersModel,
+  defenses: AttackDefenses,
+  baseline: Baseline | null,
+  output: OutputReservation,
+  hooks: RunAttackHooks,
+  startedAt: Date,
+  started: number,
+): Promise<AttackResult> {
+  const reporter = new StageProgress(spec.quiet === true);
+  const { params } = run;
+  const K = params.numClasses;
+  let result: AttackResult | undefined;
+  await output.commit(async (dir) => {
+    const evalStart = performance.now();
+    const { utility, victimArgmax } = await evaluateDefender(spec, run, victimModel, defenses.evaluation);
+    const evalSeconds = (performance.now() - evalStart) / 1000;
+    reporter.line(
+      `victim on ${utility.testCount} test images: ${pct(utility.accuracyUndefended)} undefended, ${pct(utility.accuracyDefended)} with ${describeDefense(spec.defense)} (mean L1 ${utility.test.l1.mean.toFixed(3)})`,
+    );
+
+    const queryStart = performance.now();
+    const defense = defenses.attacker;
+    const stage = await collectTransferSet(spec, run, victimModel, defense, reporter);
+    reporter.done();
+    const querySeconds = (performance.now() - queryStart) / 1000;
+    if (stage.oracle.queriesUsed !== run.maxBudget || stage.transfer.count !== run.maxBudget) {
+      throw new Error(`${spec.attack} sent ${stage.oracle.queriesUsed} queries for a budget of ${run.maxBudget}`);
+    }
+    hooks.onTransferSet?.(stage.transfer);
+
+    const scoring: ScoringSet = { test: run.test, count: run.test.count, input: params.input, victimArgmax };
+    const runs: AttackRun[] = [];
+    let trainSeconds = 0;
+    for (const budget of spec.budgets) {
+      const rng = new Rng(spec.seed).fork(`attacker-${budget}`);
+      const model = buildAttacker(run.attackerArch, params.input, K, rng.fork('init'));
+      try {
+        const score = await trainAndScoreAttacker({
+          model,
+          transfer: stage.transfer,
+          budget,
+          labelMode: spec.labelMode,
+          settings: spec.training,
+          rng: rng.fork('shuffle'),
+          scoring,
+          onBatchEnd: (epoch, batch, batches, loss) => reporter.attackerBatch(budget, epoch, batch, batches, loss),
+          onEpochEnd: (row) =>
+            reporter.line(
+              `budget ${budget} epoch ${row.epoch}/${spec.training.epochs}: loss ${row.loss.toFixed(4)} attacker test acc ${pct(row.testAccuracy)} (${row.seconds.toFixed(1)} s)`,
+            ),
+        });
+        trainSeconds += score.trainSeconds;
+        const amplification = errorAmplification(baseline, budget, score.accuracy);
+        const queryDistortion = await releaseStats(stage.oracle.log.clean.toArray(budget), stage.oracle.log.released.toArray(budget), K, budget, defense.ball);
+        const modelDir = budgetDirName(budget);
+        runs.push({
+          budget,
+          queries: budget,
+          modelDir,
+          attacker: score,
+          queryDistortion,
+          errorAmplification: amplification.value,
+          baselineAccuracy: amplification.baselineAccuracy,
+        });
+        await saveAttacker(path.join(dir, modelDir), model, spec, run, defense, budget, score);
+        reporter.line(
+          `budget ${budget}: attacker accuracy ${pct(score.accuracy)} (best epoch ${score.bestEpoch}: ${pct(score.bestEpochAccuracy)}), fidelity ${pct(score.fidelity)}` +
+            (amplification.value !== null ? `, error amplification ${amplification.value.toFixed(2)}×` : ''),
+        );
+      } finally {
+        model.dispose();
+      }
+    }
+    result = {
+      kind: 'attack-result',
+      format: RESULT_FORMAT,
+      attack: spec.attack,
+      labelMode: spec.labelMode,
+      seed: spec.seed,
+      victim: { dir: spec.victim, arch: params.arch, dataset: params.dataset, numClasses: K, weightsSha256: run.victimWeights },
+      attackerArch: run.attackerArch,
+      defense: { ...spec.defense, description: describeDefense(spec.defense) },
+      querySource: run.querySource,
+      transferSet: stage.cache,
+      defender: utility,
+      runs,
+      timings: { querySeconds, evalSeconds, trainSeconds, totalSeconds: (performance.now() - started) / 1000 },
+      config: resolvedConfig(spec, run),
+      provenance: provenance(engineInfo(), startedAt),
+    };
+    await writeJsonAtomic(path.join(dir, RESULT_FILE), result);
+  });
+  if (!result) throw new Error('the attack wrote no result');
+  return result;
+}
+
+async function saveAttacker(
+  dir: string,
+  model: tf.LayersModel,
+  spec: AttackSpec,
+  run: PreparedRun,
+  defense: Defense,
+  budget: number,
+  score: AttackRun['attacker'],
+): Promise<void> {
+  await saveModel(model, dir);
+  const params: ModelParams = {
+    kind: 'attacker',
+    arch: run.attackerArch,
+    dataset: run.params.dataset,
+    numClasses: run.params.numClasses,
+    input: run.params.input,
+    seed: spec.seed,
+    attack: spec.attack,
+    budget,
+    labelMode: spec.labelMode,
+    defense: { ...spec.defense, description: describeDefense(spec.defense) },
+    victim: spec.victim,
+    training: spec.training,
+    augmentation: null,
+    metrics: { testAccuracy: score.accuracy, bestEpochAccuracy: score.bestEpochAccuracy, bestEpoch: score.bestEpoch, fidelity: score.fidelity },
+  };
+  await writeJsonAtomic(path.join(dir, PARAMS_FILE), params);
+  await writeFileAtomic(
+    path.join(dir, ATTACKER_LOG_FILE),
+    stringify(
+      score.epochs.map((e) => [e.epoch, e.loss, e.trainAgreement, e.testAccuracy, e.seconds, e.lr]),
+      { header: true, columns: ['epoch', 'loss', 'train_agreement', 'test_acc', 'seconds', 'lr'] },
+    ),
+  );
+}
+
+function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unknown> {
+  const definition = attackDefinition(spec.attack);
+  const jacobianKeys = new Set(definition.params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
+  return {
+    victim: spec.victim,
+    attack: spec.attack,
+    budgets: spec.budgets,
+    labelMode: spec.labelMode,
+    defense: spec.defense,
+    queryset: definition.queries === 'pool' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
+    // The Jacobian settings the attack declares, in the bag's order; null for an attack with none.
+    jacobian: jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key))),
+    attackerArch: run.attackerArch,
+    training: spec.training,
+    trainingPreset: spec.trainingPreset ?? null,
+    // Attackers train on un-augmented queries, as the reference does (its 'test' transform).
+    attackerAugmentation: null,
+    queryBatchSize: spec.queryBatchSize,
+    seed: spec.seed,
+    out: spec.out,
+    baseline: spec.baseline ?? null,
+    cacheDir: spec.cacheDir,
+    dataDir: spec.dataDir ?? null,
+    testLimit: spec.testLimit ?? null,
+    testCount: run.test.count,
+    backend: engineInfo().backend,
+  };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}

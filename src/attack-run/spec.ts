@@ -1,0 +1,47 @@
+/**
+ * The fully resolved request of one `poison attack` run (what a sweep runner builds), free of
+ * TensorFlow.js so the command file can build it before loading anything heavy.
+ */
+import type { BackendName } from '../engine/backend-names.js';
+import type { DatasetName, Split } from '../data/types.js';
+import type { ArchName } from '../models/types.js';
+import type { TrainSettings } from '../train/loop.js';
+import type { TrainingPreset } from '../train/defaults.js';
+import type { AttackName, JacobianSettings, LabelMode } from '../attacks/names.js';
+import type { DefenseSpec } from '../defenses/spec.js';
+
+export interface AttackSpec {
+  /** A model directory written by `poison train` (model.json, weights.bin, params.json). */
+  victim: string;
+  attack: AttackName;
+  /** Ascending, distinct. One fresh attacker per budget, trained on the first B queries. */
+  budgets: number[];
+  labelMode: LabelMode;
+  defense: DefenseSpec;
+  /** Attacks that draw from a query pool: the pool. */
+  queryset?: DatasetName;
+  querysetSplit: Split;
+  querysetDir?: string;
+  /** Attacks with Jacobian rounds (reference defaults for what an attack does not declare). */
+  jacobian: JacobianSettings;
+  /** Default: the victim's architecture. */
+  attackerArch?: ArchName;
+  training: TrainSettings;
+  /** Which defaults `training` was resolved from (recorded in result.json); absent: not said. */
+  trainingPreset?: TrainingPreset;
+  /** Images per black-box call. */
+  queryBatchSize: number;
+  seed: number;
+  out: string;
+  force: boolean;
+  /** An undefended run's result.json (same attack, budgets, seed, label mode, victim). */
+  baseline?: string;
+  /** Cache non-adaptive transfer sets under this folder; null: never read or write a cache. */
+  cacheDir: string | null;
+  /** The folder of the victim dataset's files (test split, seed set). */
+  dataDir?: string;
+  /** Score on the first N test images only (quick checks); default all. */
+  testLimit?: number;
+  backend?: BackendName;
+  quiet?: boolean;
+}

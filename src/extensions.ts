@@ -1,0 +1,39 @@
+/**
+ * Attacks declared outside src/ (a test's stand-in, an experiment of one's own), each in one
+ * file, loaded from the modules named in POISON_EXTENSION_MODULES (compiled JS paths, separated by
+ * the platform's path delimiter) before a command or a sweep worker reads the attack registry.
+ * A module exports `attacks`, an array of attack declarations (src/attacks/types.ts). Nothing
+ * in src/ knows any of them: without the variable this loads nothing.
+ */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UsageError } from './errors.js';
+import { registerAttack } from './attacks/registry.js';
+import type { AttackDefinition } from './attacks/types.js';
+
+export const EXTENSIONS_ENV = 'POISON_EXTENSION_MODULES';
+
+export async function loadExtensions(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const value = env[EXTENSIONS_ENV];
+  if (!value) return;
+  for (const entry of value.split(path.delimiter).filter((p) => p !== '')) {
+    const file = path.resolve(entry);
+    let loaded: unknown;
+    try {
+      loaded = await import(pathToFileURL(file).href);
+    } catch (err) {
+      throw new UsageError(`${EXTENSIONS_ENV}: cannot load ${file} (${err instanceof Error ? err.message : String(err)})`);
+    }
+    const attacks = (loaded as { attacks?: unknown }).attacks;
+    if (!Array.isArray(attacks) || !attacks.every(isAttackDefinition)) {
+      throw new UsageError(`${EXTENSIONS_ENV}: ${file} does not export \`attacks\`, an array of attack declarations`);
+    }
+    for (const attack of attacks) registerAttack(attack);
+  }
+}
+
+function isAttackDefinition(value: unknown): value is AttackDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const a = value as Partial<Record<keyof AttackDefinition, unknown>>;
+  return typeof a.name === 'string' && (a.queries === 'pool' || a.queries === 'seed-set') && typeof a.adaptive === 'boolean' && Array.isArray(a.params) && typeof a.run === 'function';
+}

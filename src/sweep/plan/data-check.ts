@@ -1,0 +1,34 @@
+/**
+ * Before a sweep trains anything: every dataset split it will read must be loadable, fetched on
+ * demand where it is missing (and downloads are allowed). Done once, here in the sweep process,
+ * so parallel workers never race to download the same files, and a missing dataset is one clear
+ * line at the start instead of a failure after the victim trained.
+ */
+import { ensureSplit } from '../../data/load.js';
+import type { DatasetName, Split } from '../../data/types.js';
+import { attackDefinition } from '../../attacks/registry.js';
+import type { SweepPlan } from './plan.js';
+
+export async function ensureSweepData(plan: SweepPlan, log: (line: string) => void): Promise<void> {
+  const victimDataset = plan.victim.identity.dataset;
+  const needed = new Map<string, { name: DatasetName; split: Split }>();
+  const need = (name: DatasetName, split: Split): void => {
+    needed.set(`${name}/${split}`, { name, split });
+  };
+  // A victim trained by the sweep reads its train and test splits; every cell scores on the test split.
+  if (plan.victim.trained) need(victimDataset, 'train');
+  need(victimDataset, 'test');
+  for (const attack of plan.config.attacks) {
+    if (attackDefinition(attack.name).queries === 'seed-set') {
+      need(victimDataset, 'train');
+    } else {
+      const queryset = attack.params.queryset;
+      const split = attack.params.querysetSplit;
+      if (typeof queryset === 'string') need(queryset as DatasetName, (typeof split === 'string' ? split : 'train') as Split);
+    }
+  }
+  for (const { name, split } of needed.values()) {
+    const source = await ensureSplit(name, split, { dataDir: plan.config.dataDirs[name] });
+    log(`data: ${name}/${split} from ${source}`);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Work several cells share (a non-adaptive attack's transfer set with its clean posteriors, MAD's side
+ * information on it) is done by one cell, its "leader", while the others wait: two workers never
+ * compute the same transfer set at once, on this machine or on another shard. A key is ready once
+ * its marker file `locks/<key>.ready` exists; a leader holds `locks/<key>.lock` (file-lock.ts)
+ * while it runs, and writes the marker when its cell succeeded.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { FileLock } from './file-lock.js';
+
+export const LOCKS_DIR = 'locks';
+
+/** What the scheduler needs to know and do about shared keys (injectable for tests). */
+export interface SharedWorkGate {
+  isReady(key: string): Promise<boolean>;
+  /** Become the leader of `key`; false when another process leads it. */
+  tryLead(key: string): Promise<boolean>;
+  /** The leader's cell ended: mark the key ready if it succeeded, and let go of it. */
+  finish(key: string, succeeded: boolean): Promise<void>;
+  /** Let go of every key still led (on abort). */
+  releaseAll(): Promise<void>;
+  /** Lock files held now, for a signal handler that must remove them synchronously. */
+  heldFiles(): string[];
+}
+
+export class FileGate implements SharedWorkGate {
+  private readonly held = new Map<string, FileLock>();
+
+  constructor(private readonly out: string) {}
+
+  private file(key: string, ext: 'lock' | 'ready'): string {
+    return path.join(this.out, LOCKS_DIR, `${key}.${ext}`);
+  }
+
+  async isReady(key: string): Promise<boolean> {
+    try {
+      await fs.access(this.file(key, 'ready'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async tryLead(key: string): Promise<boolean> {
+    if (this.held.has(key)) return false;
+    const got = await FileLock.tryAcquire(this.file(key, 'lock'));
+    if (!(got instanceof FileLock)) return false;
+    this.held.set(key, got);
+    return true;
+  }
+
+  async finish(key: string, succeeded: boolean): Promise<void> {
+    if (succeeded) await writeFileAtomic(this.file(key, 'ready'), `${new Date().toISOString()}\n`);
+    const lock = this.held.get(key);
+    this.held.delete(key);
+    await lock?.release();
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const key of [...this.held.keys()]) await this.finish(key, false);
+  }
+
+  heldFiles(): string[] {
+    return [...this.held.values()].map((l) => l.file);
+  }
+}
