@@ -11,15 +11,9 @@ import type { TrainingPreset } from '../../train/defaults.js';
 import type { TrainSettings } from '../../train/loop.js';
 
 /** The fields `poison train` accepts, as a victim trained once per sweep into `<out>/victim/`. */
-export interface VictimTrainSettings {
+export interface VictimTrainSettings extends TrainSettings {
   dataset: DatasetName;
   arch: ArchName;
-  epochs: number;
-  lr: number;
-  momentum: number;
-  batchSize: number;
-  lrStep: number;
-  weightDecay: number;
   /** Train on the first N training images only; null = all. */
   limit: number | null;
   seed: number;
