@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { maxErrors } from './helpers/max-error.js';
 
 interface Case {
   n: number;
@@ -55,13 +56,7 @@ async function onBackend(name: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Floa
 }
 
 function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(expected[i]!));
-    maxErr = Math.max(maxErr, Math.abs(actual[i]! - expected[i]!));
-  }
+  const { maxRef, maxErr } = maxErrors(actual, expected, what);
   assert.ok(maxRef > 0, `${what}: reference is all zeros`);
   assert.ok(maxErr <= 1e-4 * maxRef, `${what}: max abs error ${maxErr} > 1e-4 × ${maxRef}`);
 }

@@ -32,6 +32,7 @@ import type { AttackContext } from '../src/attacks/types.js';
 import type { TransferSet } from '../src/attacks/transfer-set.js';
 import { BlackBoxOracle } from '../src/attack-run/oracle.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
+import { maxErrors } from './helpers/max-error.js';
 
 type Compute = 'wasm' | 'cpu' | 'webgpu';
 
@@ -41,13 +42,7 @@ async function useBackend(name: Compute): Promise<EngineInfo> {
 
 /** max |a − b| ≤ rel × max(max |b|, floor). */
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, what: string, floor = 1e-3): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(expected[i]!));
-    maxErr = Math.max(maxErr, Math.abs(actual[i]! - expected[i]!));
-  }
+  const { maxRef, maxErr } = maxErrors(actual, expected, what);
   assert.ok(maxErr <= rel * Math.max(maxRef, floor), `${what}: max error ${maxErr} > ${rel} × ${maxRef}`);
 }
 
