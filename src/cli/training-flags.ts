@@ -88,6 +88,11 @@ export function victimTrainingFromFlags(flags: Partial<Record<keyof TrainSetting
   return resolveTraining(victimTrainingDefaults(arch), trainingOverrides(flags));
 }
 
+/** `poison train --misinformation`: the misinformation model's recipe (`defaults`) with the training flags the user set on top. */
+export function trainingFromFlagsOver(flags: Partial<Record<keyof TrainSettings, string | boolean>>, defaults: TrainSettings): TrainSettings {
+  return resolveTraining(defaults, trainingOverrides(flags));
+}
+
 /** `poison attack`: the attacker's training from --preset and the training flags, for F_A of `arch`. */
 export function attackerTrainingFromFlags(
   flags: Partial<Record<keyof TrainSettings | 'preset', string | boolean>>,

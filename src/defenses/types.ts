@@ -56,6 +56,8 @@ export interface DefenseContext {
    * it must be the one the spec names (checked by id) and the caller disposes it.
    */
   surrogate?: Surrogate;
+  /** The victim's model directory: where prepare() put the defense's artifacts (a trained model beside the victim). */
+  victimDir?: string;
 }
 
 /** The consumers of a defense's randomness inside one run, each with its own stream. */

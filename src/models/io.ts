@@ -18,7 +18,8 @@ export const PARAMS_FILE = 'params.json';
 
 /** What every saved model's params.json holds at least. */
 export interface ModelParams {
-  kind: 'victim' | 'attacker';
+  /** misinformation / surrogate: models a defense trains beside its victim (src/train/misinformation.ts, distill.ts). */
+  kind: 'victim' | 'attacker' | 'misinformation' | 'surrogate';
   arch: ArchName;
   dataset: DatasetName;
   numClasses: number;

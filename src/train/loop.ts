@@ -41,6 +41,24 @@ export interface EpochReport {
   lr: number;
 }
 
+/**
+ * How a model trains when it is not a plain classifier: the defenses' helper models (the
+ * misinformation model, GRAD²'s distilled surrogate) follow their reference recipe, which
+ * differs from the paper's victims in loss, momentum kind and schedule.
+ */
+export interface TrainRecipe {
+  /** The loss for a batch; default softCrossEntropy (soft labels). */
+  loss?: (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
+  nesterov?: boolean;
+  /** The learning rate of epoch e (1-based); default: settings.lr ×0.1 every settings.lrStep epochs. */
+  learningRate?: (epoch: number) => number;
+}
+
+/** Cosine annealing per epoch over `period` epochs (PyTorch's CosineAnnealingLR with T_max = period, η_min = 0). */
+export function cosineLearningRate(lr: number, period: number): (epoch: number) => number {
+  return (epoch) => 0.5 * lr * (1 + Math.cos((Math.PI * (epoch - 1)) / period));
+}
+
 interface TrainCallbacks {
   onBatchEnd?: (r: BatchReport) => void;
   /** May evaluate the model and log; awaited before the next epoch starts. */
@@ -58,13 +76,15 @@ export async function trainClassifier(
   settings: TrainSettings,
   rng: Rng,
   callbacks: TrainCallbacks = {},
+  recipe: TrainRecipe = {},
 ): Promise<EpochReport[]> {
-  const optimizer = tf.train.momentum(settings.lr, settings.momentum);
+  const optimizer = tf.train.momentum(settings.lr, settings.momentum, recipe.nesterov === true);
+  const lossOf = recipe.loss ?? softCrossEntropy;
   const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const reports: EpochReport[] = [];
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
-      const lr = settings.lr * Math.pow(0.1, Math.floor((epoch - 1) / settings.lrStep));
+      const lr = recipe.learningRate ? recipe.learningRate(epoch) : settings.lr * Math.pow(0.1, Math.floor((epoch - 1) / settings.lrStep));
       optimizer.setLearningRate(lr);
       const order = rng.permutation(data.count);
       const batches = Math.ceil(data.count / settings.batchSize);
@@ -100,7 +120,7 @@ export async function trainClassifier(
             const cost = optimizer.minimize(() => {
               const logits = model.apply(x, { training: true }) as tf.Tensor2D;
               correctCount = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
-              let l: tf.Scalar = softCrossEntropy(logits, y);
+              let l: tf.Scalar = lossOf(logits, y);
               if (settings.weightDecay > 0) {
                 // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
                 l = tf.add<tf.Scalar>(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
