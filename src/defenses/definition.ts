@@ -1,4 +1,5 @@
 import type { NumberRange } from '../util/parse.js';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the declaration as specified; the defense-table change's file replaces this one
 import type { ArchName } from '../models/types.js';
 import type { Defense, DefenseContext } from './types.js';
 

@@ -98,7 +98,7 @@ export class DirectionalDerivative {
   ) {
     const trainable = new Set(model.trainableWeights.map((w) => w.originalName));
     let d = 0;
-    this.original = model.weights.map((w) => tf.keep(tf.clone(w.read())));
+    this.original = model.weights.map((w) => tf.clone(w.read()));
     this.plus = [];
     this.minus = [];
     model.weights.forEach((w, i) => {
@@ -109,8 +109,8 @@ export class DirectionalDerivative {
         return;
       }
       const t = direction[d++]!;
-      this.plus.push(tf.keep(tf.add(base, tf.mul(delta, t))));
-      this.minus.push(tf.keep(tf.sub(base, tf.mul(delta, t))));
+      this.plus.push(tf.tidy(() => tf.add(base, tf.mul(delta, t))));
+      this.minus.push(tf.tidy(() => tf.sub(base, tf.mul(delta, t))));
     });
     if (d !== direction.length) throw new Error(`direction has ${direction.length} parts, the model ${d} trainable variables`);
   }
@@ -267,7 +267,7 @@ export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseC
       if (ctx.victimDir === undefined) throw new UsageError('the GRAD² watermark target needs the victim directory (its test image)');
       const mark = await watermarkImage(ctx.victimDir);
       const hW = logitFeatures(model, mark.image);
-      const pull = tf.tidy(() => tf.sub(tf.oneHot([mark.label], K).toFloat(), inferencePosterior(model, mark.image)) as tf.Tensor2D);
+      const pull = tf.tidy(() => tf.sub<tf.Tensor2D>(tf.cast(tf.oneHot([mark.label], K), 'float32'), inferencePosterior(model, mark.image)));
       mark.image.dispose();
       computeC = (x) => lastLayerWatermark(logitFeatures(model, x), inferencePosterior(model, x), hW, pull);
       releaseC = () => tf.dispose([hW, pull]);

@@ -115,7 +115,9 @@ export async function trainMisinformation(spec: MisinformationSpec): Promise<Mis
     );
     const testAccuracy = await accuracyOf(model, test.count, (s, e) => toModelInput(test, { start: s, end: e }, input), test.labels);
     const seconds = (performance.now() - started) / 1000;
-    const { lrStep: _unused, ...settings } = spec.settings;
+    // lrStep does not apply: the schedule is cosine.
+    const { epochs: epochCount, lr, momentum, batchSize, weightDecay } = spec.settings;
+    const settings = { epochs: epochCount, lr, momentum, batchSize, weightDecay };
     const params: ModelParams = {
       kind: 'misinformation',
       arch: victim.arch,
