@@ -164,7 +164,7 @@ function assertClose(got: number[][], want: number[][], rel: number, what: strin
   got.forEach((row, i) => row.forEach((v, k) => assert.ok(Math.abs(v - want[i]![k]!) <= rel * scale, `${what}: [${i}, ${k}] ${v} vs ${want[i]![k]!} (scale ${scale})`)));
 }
 
-test('finite-difference c matches the closed forms on a small dense net (watermark on the last layer; all-ones by exact JVP)', () => {
+test('finite-difference c matches the closed forms on a small dense net (watermark on the last layer; all-ones by exact JVP)', async () => {
   const model = denseNet(31);
   const x = tf.randomNormal([7, 2, 2, 1], 0, 1, 'float32', 32) as tf.Tensor4D;
   const xw = tf.randomNormal([1, 2, 2, 1], 0, 1, 'float32', 33) as tf.Tensor4D;
@@ -173,7 +173,7 @@ test('finite-difference c matches the closed forms on a small dense net (waterma
   const full = watermarkDirection(model, xw, w);
   const lastNames = new Set(model.getLayer(LOGITS_LAYER).trainableWeights.map((v) => v.originalName));
   const lastOnly = model.trainableWeights.map((v, i) => (lastNames.has(v.originalName) ? full[i]! : tf.zerosLike(full[i]!)));
-  const fd = DirectionalDerivative.calibrate(model, lastOnly, [2, 2, 1]);
+  const fd = await DirectionalDerivative.calibrate(model, lastOnly, [2, 2, 1]);
   const cFd = tf.tidy(() => fd.derivative(x).arraySync());
   const cClosed = tf.tidy(() => {
     const pull = tf.sub<tf.Tensor2D>(tf.cast(tf.oneHot([w], 3), 'float32'), tf.softmax(model.apply(xw) as tf.Tensor2D));
@@ -184,7 +184,7 @@ test('finite-difference c matches the closed forms on a small dense net (waterma
 
   // All-ones over every parameter: the exact JVP Σ_θ ∂log p_k/∂θ by autodiff (first order, fine on a dense net).
   const ones = allOnesDirection(model);
-  const fdAll = DirectionalDerivative.calibrate(model, ones, [2, 2, 1]);
+  const fdAll = await DirectionalDerivative.calibrate(model, ones, [2, 2, 1]);
   const cAll = tf.tidy(() => fdAll.derivative(x).arraySync());
   const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const exact = Array.from({ length: 7 }, (_, i) =>

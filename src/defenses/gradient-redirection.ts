@@ -120,23 +120,25 @@ export class DirectionalDerivative {
    * (inputs are normalised, so that is their scale): a first step δ₀ = 1e-3/max|t| measures the
    * logits' sensitivity, and δ scales it linearly.
    */
-  static calibrate(model: tf.LayersModel, direction: Direction, inputShape: [number, number, number]): DirectionalDerivative {
-    const maxT = Math.max(...direction.map((t) => tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0]!)));
+  static async calibrate(model: tf.LayersModel, direction: Direction, inputShape: [number, number, number]): Promise<DirectionalDerivative> {
+    // Asynchronous reads throughout: synchronous ones throw on webgpu in Node.
+    const maxT = Math.max(...(await Promise.all(direction.map(async (t) => readScalar(tf.tidy(() => tf.max(tf.abs(t))))))));
     if (!(maxT > 0)) throw new UsageError('the GRAD² target direction is zero for this surrogate: every answer would be equally good');
     const delta0 = 1e-3 / maxT;
     const probe = new DirectionalDerivative(model, direction, delta0);
     const rng = new Rng(PROBE_SEED);
-    const x = tf.tidy(() => tf.randomNormal([PROBE_IMAGES, ...inputShape], 0, 1, 'float32', rng.seed()) as tf.Tensor4D);
     let change: number;
     try {
-      change = tf.tidy(() => {
-        const base = inferenceLogits(model, x);
-        const moved = probe.withWeights(probe.plus, () => inferenceLogits(model, x));
-        return tf.max(tf.abs(tf.sub(moved, base))).dataSync()[0]!;
-      });
+      change = await readScalar(
+        tf.tidy(() => {
+          const x = tf.randomNormal([PROBE_IMAGES, ...inputShape], 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
+          const base = inferenceLogits(model, x);
+          const moved = probe.withWeights(probe.plus, () => inferenceLogits(model, x));
+          return tf.max(tf.abs(tf.sub(moved, base)));
+        }),
+      );
     } finally {
-      x.dispose();
-      probe.disposeCopies();
+      probe.dispose();
     }
     const delta = change > 0 && Number.isFinite(change) ? (delta0 * LOGIT_STEP) / change : delta0;
     return new DirectionalDerivative(model, direction, delta);
@@ -160,14 +162,18 @@ export class DirectionalDerivative {
     });
   }
 
-  private disposeCopies(): void {
+  dispose(): void {
     const own = new Set(this.original);
     tf.dispose([...this.plus, ...this.minus].filter((t) => !own.has(t)));
     tf.dispose(this.original);
   }
+}
 
-  dispose(): void {
-    this.disposeCopies();
+async function readScalar(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0]!;
+  } finally {
+    t.dispose();
   }
 }
 
@@ -283,7 +289,7 @@ export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseC
       }
       let fd: DirectionalDerivative;
       try {
-        fd = DirectionalDerivative.calibrate(model, direction, ctx.inputShape);
+        fd = await DirectionalDerivative.calibrate(model, direction, ctx.inputShape);
       } finally {
         tf.dispose(direction);
       }
