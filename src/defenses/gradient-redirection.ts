@@ -237,7 +237,7 @@ async function loadSurrogate(dir: string, ctx: DefenseContext): Promise<tf.Layer
   return model;
 }
 
-export interface RedirectionSettings {
+interface RedirectionSettings {
   eps: number;
   target: 'all-ones' | 'watermark' | 'min-ip';
   /** Resolved: min-ip is always 'last'. */
@@ -260,7 +260,8 @@ export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseC
       // per-row constant, and the greedy needs only the order: side information p, c = p − y.
       return defineDefense({
         spec: asSpec, numClasses: K, ball,
-        sideInfoKey: `surrogate-posterior:${source}`,
+        // The same key as MAD's closed form with this saved surrogate: the rows are the same softmax(S(x)).
+        sideInfoKey: `surrogate-posterior:saved:${source}`,
         sideRowShape: [K],
         computeSideInfo: (x) => inferencePosterior(model, x),
         transform: (y, p) => (unchanged ? tf.clone(y) : redirect(y, tf.sub(p as tf.Tensor2D, y), s.eps)),

@@ -23,7 +23,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { reserveOutputDir } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 
-export interface DistillSpec {
+interface DistillSpec {
   victimDir: string;
   out: string;
   seed: number;

@@ -46,7 +46,7 @@ export interface EpochReport {
  * misinformation model, GRAD²'s distilled surrogate) follow their reference recipe, which
  * differs from the paper's victims in loss, momentum kind and schedule.
  */
-export interface TrainRecipe {
+interface TrainRecipe {
   /** The loss for a batch; default softCrossEntropy (soft labels). */
   loss?: (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
   nesterov?: boolean;

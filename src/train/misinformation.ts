@@ -46,7 +46,7 @@ export function misinformationDefaults(victim: ModelParams): { settings: TrainSe
   };
 }
 
-export interface MisinformationSpec {
+interface MisinformationSpec {
   victimDir: string;
   out: string;
   force: boolean;
