@@ -11,7 +11,8 @@ import { loadImageSet } from '../src/data/index.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
 import { buildModel } from '../src/models/registry.js';
 import { Rng } from '../src/util/rng.js';
-import { createNone } from '../src/defenses/none.js';
+import { none } from '../src/defenses/none.js';
+import type { Defense } from '../src/defenses/types.js';
 import { attackDefinition } from '../src/attacks/registry.js';
 import { JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../src/attacks/names.js';
 import type { AttackContext, QueryOracle } from '../src/attacks/types.js';
@@ -25,12 +26,14 @@ const input: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], s
 let victim: tf.LayersModel;
 let seedPool: ImageSet;
 let pool: ImageSet;
+let undefended: Defense;
 
 before(async () => {
   await initEngine({ backend: 'wasm' });
   victim = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng: new Rng(7) });
   seedPool = await loadImageSet('mnist', 'train', { limit: 200 });
   pool = await loadImageSet('mnist', 'test', { limit: 300 });
+  undefended = await none.create({ name: none.name }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
 });
 
 /** Counts every image and fails the test if a batch would pass the budget. */
@@ -38,8 +41,7 @@ class StrictOracle implements QueryOracle {
   readonly inner: BlackBoxOracle;
   maxSeen = 0;
   constructor(budget: number) {
-    const none = createNone({ name: 'none' }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
-    this.inner = BlackBoxOracle.live(victim, none, input, budget);
+    this.inner = BlackBoxOracle.live(victim, undefended, input, budget);
   }
   get numClasses(): number {
     return 10;

@@ -28,7 +28,7 @@ import type { TransferSet } from '../attacks/transfer-set.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
 import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
-import { createNone } from '../defenses/none.js';
+import { none } from '../defenses/none.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
 import { BlackBoxOracle } from './oracle.js';
@@ -73,7 +73,7 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
     hooks.onVictimLoaded?.(victim);
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
-    defenses = await createAttackDefenses(spec.defense, params, spec.seed);
+    defenses = await createAttackDefenses(spec.defense, params, spec.seed, spec.victim);
     const run = await prepare(spec, params, victimWeights);
     const result = await execute(spec, run, victim, defenses, baseline, output, hooks, startedAt, started);
     committed = true;
@@ -227,7 +227,7 @@ async function collectTransferSet(
   const hit = entry !== null;
   if (!entry) {
     reporter.line(`querying the victim for the transfer set (cached under ${spec.cacheDir})`);
-    const cleanRelease = createNone({ name: 'none' }, defenseContext(params, spec.seed));
+    const cleanRelease = await none.create({ name: none.name }, defenseContext(params, spec.seed, spec.victim));
     const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, maxBudget, countRun);
     const clean = await definition.run(context(recorder), sources).finally(() => cleanRelease.dispose());
     if (clean.images.kind !== 'pool') throw new Error('a cached transfer set must consist of pool images');

@@ -11,8 +11,9 @@ import type { DatasetName, Split } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
-import { DEFENSE_NAMES, defenseSlug } from '../../defenses/spec.js';
+import { addDefenseFlags, defenseFlagValues, flagText, quietOr, type Flags } from '../flags.js';
+import { defenseSlug } from '../../defenses/spec.js';
+import { defenseNames, UNDEFENDED } from '../../defenses/registry.js';
 import { defaultQueryPool, describeDefaultQueryPools } from '../../data/catalog.js';
 import { DEFAULT_VICTIM_DIR } from './train.js';
 import { jacobianSettingsOf, LABEL_MODES, seedSetShortfall, type JacobianSettings } from '../../attacks/names.js';
@@ -72,7 +73,7 @@ export function registerAttack(program: Command): void {
     .option('--attack <name>', `attack (${attackNames().join(', ')})`, attackNames()[0])
     .option('--budget <list>', 'query budget(s), comma-separated: a fresh attacker per budget on the first B queries', '10000')
     .option('--label-mode <mode>', `train on the released posteriors or only their top-1 (${LABEL_MODES.join(', ')})`, 'probs')
-    .option('--defense <name>', `defense of the black box (${DEFENSE_NAMES.join(', ')})`, 'none');
+    .option('--defense <name>', `defense of the black box (${defenseNames().join(', ')})`, UNDEFENDED);
   addDefenseFlags(cmd);
   cmd
     .option('--queryset-dir <dir>', "attacks that draw from a query pool: folder holding the pool's files");
@@ -146,6 +147,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const defense = parseDefenseSpec(flagText(flags, 'defense'), defenseValues, {
         dataset: victimParams.dataset,
         numClasses: victimParams.numClasses,
+        arch: victimParams.arch,
       });
       const limit = definition.victimLimit?.(jacobian, victimParams.numClasses) ?? null;
       if (limit !== null) {
@@ -177,6 +179,9 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         backend: backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES),
         quiet: flags.quiet === true,
       };
+      const { prepareDefense } = await import('../../defenses/create.js');
+      // What the defense builds beside the victim (most build nothing), before the run creates it.
+      await prepareDefense(defense, { victimDir: victim, seed, reporter: { line: quietOr(flags, process.stderr) } });
       const { runAttack } = await import('../../attack-run/run.js');
       const result = await runAttack(spec);
       for (const run of result.runs) {

@@ -1,0 +1,70 @@
+/**
+ * How a defense declares itself: one object per defense (src/defenses/<name>.ts), listed once in
+ * registry.ts. Its parameters drive the `poison eval` / `poison attack` flags, the sweep config's
+ * keys and errors, validation, --help, the CSV columns and the operating axis; nothing else in
+ * src/ is written per defense. Free of TensorFlow.js: the CLI reads it for --help without loading it.
+ */
+import type { NumberRange } from '../util/parse.js';
+import type { ArchName } from '../models/types.js';
+import type { Defense, DefenseContext } from './types.js';
+
+/** A validated defense: its name and one value per declared parameter, by field. */
+export interface DefenseSpec { readonly name: string; readonly [field: string]: string | number | boolean | null }
+
+/** One parameter, declared once: drives the commander flag, the sweep YAML key + errors, validation, --help, docs, CSV columns. */
+export type DefenseParam = {
+  key: string;   // flag without dashes = sweep config key, e.g. 'noise-eps'
+  field: string; // field in the spec, e.g. 'epsZ'
+  flag: string;  // commander syntax, e.g. '--noise-eps <x>'
+  help: string;  // what it takes, without a defense-name prefix
+} & (
+  | { kind: 'number'; range: NumberRange; default?: number | ((ctx: DefenseParseContext) => number) } // no default = required
+  | { kind: 'choice'; choices: readonly string[]; default: string }
+  | { kind: 'path'; default: null } // a directory; null = the defense's own default
+);
+
+export interface DefenseParseContext {
+  dataset?: string;
+  numClasses?: number;
+  /**
+   * The parameter keys the user set (flags or config keys), when parsing them; absent when a
+   * spec is checked on its own (e.g. before create()). Lets check() refuse a parameter that was
+   * given but does not apply, even at its default value.
+   */
+  given?: ReadonlySet<string>;
+  /** The victim's architecture, when known (a defense whose default depends on it). */
+  arch?: ArchName;
+}
+
+/** What prepare() may use: artifacts go beside the victim directory. */
+export interface DefensePrepareContext {
+  victimDir: string;
+  seed: number;
+  reporter?: { line?(text: string): void };
+}
+
+export interface DefenseDefinition {
+  name: string;
+  /** One line for --help and docs. */
+  summary: string;
+  params: readonly DefenseParam[];
+  /** The param key a sweep varies to trace the defense's line in plots; null = single point. */
+  operatingAxis: string | null;
+  /** Cross-field and class-count checks after parsing; throws UsageError. */
+  check?(spec: DefenseSpec, ctx: DefenseParseContext): void;
+  drawsRandomness(spec: DefenseSpec): boolean;
+  /** Identity of per-image side information (two runs with equal identity may share it); null = none. */
+  sideInfoIdentity(spec: DefenseSpec): Record<string, unknown> | null;
+  /** Optional overrides; the defaults are derived from params (`mad(eps=0.5, ydist=l1)`, `mad-eps0.5-l1`). */
+  describe?(spec: DefenseSpec): string;
+  slug?(spec: DefenseSpec): string;
+  /**
+   * Builds what the defense needs beside the victim (e.g. a trained model) once, before any query;
+   * idempotent (a second call finds it and returns). Called by `poison eval` / `poison attack` before
+   * create(), and once per distinct spec identity by a sweep's victim stage in the parent process
+   * before any cell runs (so workers never race to build it).
+   */
+  prepare?(spec: DefenseSpec, ctx: DefensePrepareContext): Promise<void>;
+  /** Imports its TensorFlow.js code lazily (dynamic import inside), so declaring it stays cheap. */
+  create(spec: DefenseSpec, ctx: DefenseContext): Promise<Defense>;
+}
