@@ -4,6 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from './helpers/cli.js';
 import { UsageError } from '../src/errors.js';
 import { flagHelp, parseDefenseSpec } from '../src/defenses/params.js';
 import { defenseDefinition, defenseFlags, defenseNames } from '../src/defenses/registry.js';
@@ -150,4 +153,20 @@ test('descriptions, slugs and flag help derived from the declarations read as th
   assert.equal(help.get('gamma'), 'reverse-sigmoid: γ > 0 (default per dataset: mnist 0.2, fashion-mnist 0.4, cifar10 0.1, others 0.2)');
   assert.equal(help.get('noise-norm'), 'random-noise: ball of the noise, l1 | l2 (default l1)');
   assert.equal(help.get('surrogate'), "mad, mad-argmax: saved model used as surrogate (default: the victim's architecture, randomly initialised from --seed)");
+});
+
+test("docs/sweep-config.md's defense table lists every defense with its declared keys, their defaults and its operating point", () => {
+  const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'sweep-config.md'), 'utf8');
+  for (const name of defenseNames()) {
+    const definition = defenseDefinition(name);
+    const row = docs.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+    assert.ok(row, `a row for ${name}`);
+    const [, keys = '', axis = ''] = row.split(' | ');
+    for (const p of definition.params) {
+      const shown = p.kind === 'choice' ? `\`${p.key}\` (\`${p.default}\`)` : typeof p.default === 'number' ? `\`${p.key}\` (${p.default})` : p.default === undefined ? `\`${p.key}\` (required` : `\`${p.key}\` (`;
+      assert.ok(keys.includes(shown), `${name}: ${shown} in ${keys}`);
+    }
+    assert.equal(keys.match(/`[a-z-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
+    assert.ok(axis.startsWith(definition.operatingAxis === null ? '—' : `\`${definition.operatingAxis}\``), `${name}'s operating point: ${axis}`);
+  }
 });

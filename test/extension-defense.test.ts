@@ -111,7 +111,7 @@ cacheDir: null
   const r = poison(['sweep', config, '--out', 'toy-defense-sweep', '--backend', 'wasm', '--jobs', '2', '--quiet'], withToy);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual((await prepareLog(sweepVictim)).sort(), ['2 built', '4 built'], 'one prepare() per distinct spec, none by the workers');
-  const rows = parse(await fs.readFile(path.join(root, 'toy-defense-sweep', 'sweep.csv'), 'utf8'), { columns: true, comment: '#' }) as Record<string, string>[];
+  const rows: Record<string, string>[] = parse(await fs.readFile(path.join(root, 'toy-defense-sweep', 'sweep.csv'), 'utf8'), { columns: true, comment: '#' });
   assert.equal(rows.length, 6, 'none and two temperatures at two budgets');
   const toyRows = rows.filter((row) => row.defense === TOY_DEFENSE);
   assert.equal(toyRows.length, 4);
