@@ -13,7 +13,7 @@ import { buildModel } from '../src/models/registry.js';
 import { Rng } from '../src/util/rng.js';
 import { createNone } from '../src/defenses/none.js';
 import { attackDefinition } from '../src/attacks/registry.js';
-import { JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../src/attacks/names.js';
+import { attackSettingsOf, JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../src/attacks/names.js';
 import type { AttackContext, QueryOracle } from '../src/attacks/types.js';
 import { normalise } from '../src/attacks/pixels.js';
 import { roundHalfEven, roundLambda } from '../src/attacks/jacobian-rounds.js';
@@ -79,7 +79,7 @@ async function runAttack(
     buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
     substituteBatchSize: 16,
   };
-  const transfer = await attackDefinition(name).run(ctx, { pool, seedPool, jacobian });
+  const transfer = await attackDefinition(name).run(ctx, { pool, seedPool, jacobian, settings: attackSettingsOf(attackDefinition(name).params, {}) });
   return { transfer, oracle };
 }
 
@@ -217,7 +217,7 @@ test('a second attack run leaves tf.memory().numTensors unchanged', async () => 
         substituteBatchSize: 16,
         reporter: { roundStart: () => void trainings++ },
       },
-      { pool, seedPool, jacobian },
+      { pool, seedPool, jacobian, settings: {} },
     );
     return trainings;
   };
