@@ -107,6 +107,8 @@ Output (--out, written atomically: a killed run leaves only an ignored .<name>.t
                        resolved config, provenance and timings (eval, query, train)
   budget-<B>/          the attacker trained on the first B queries: model.json, weights.bin,
                        params.json (kind 'attacker'), train-log.csv (one row per epoch)
+  policy.svg           attacks that pick pool classes by a policy: π per class over the
+                       queries and the queries per class (result.json's queryPolicy)
 A non-adaptive attack's transfer set and the victim's test posteriors are cached under --cache-dir, so
 another defense on the same (victim, pool, budget, seed) does not run the victim again.
 
