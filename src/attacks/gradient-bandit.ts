@@ -131,16 +131,15 @@ export class RewardSignal {
 
   /** y: one answer (K values); logYhat: the attacker's log ŷ for the same image (needed by loss and all). */
   of(y: ArrayLike<number>, logYhat: ArrayLike<number> | null): number {
-    const div = this.pushAndDiversity(y);
-    if (this.reward === 'div') return div;
     if (this.reward === 'cert') return certainty(y);
+    if (this.reward === 'div') return this.pushAndDiversity(y);
     if (!logYhat) throw new Error(`reward ${this.reward} needs the attacker's prediction`);
     const loss = crossEntropy(y, logYhat);
     if (this.reward === 'loss') return loss;
     this.lossMin = Math.min(this.lossMin, loss);
     this.lossMax = Math.max(this.lossMax, loss);
     const scaled = this.lossMax > this.lossMin ? (loss - this.lossMin) / (this.lossMax - this.lossMin) : 0;
-    return certainty(y) + div + scaled;
+    return certainty(y) + this.pushAndDiversity(y) + scaled;
   }
 
   /** Adds y to the window of the last Δ answers and returns its div reward against their mean. */

@@ -9,7 +9,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { UsageError } from '../errors.js';
 import { adaptiveQueries, REWARDS, type BanditEffects, type BanditSettings, type RewardName } from './gradient-bandit.js';
-import { POOL_PARAMS, type AttackSettings } from './names.js';
+import { attackSettingsOf, POOL_PARAMS, type AttackSettings } from './names.js';
 import type { AttackDefinition } from './types.js';
 import type { TransferSet } from './transfer-set.js';
 
@@ -69,10 +69,12 @@ export const knockoffAdaptive: AttackDefinition = {
     if (ctx.budget > pool.count) {
       throw new UsageError(`--budget ${ctx.budget} is larger than the query pool (${pool.count} images): ${NAME} sends each image once`);
     }
-    const settings = banditSettings(sources.settings);
-    const refitEpochs = numberSetting(sources.settings, 'refitEpochs');
-    const refitLr = numberSetting(sources.settings, 'refitLr');
-    const refitMomentum = numberSetting(sources.settings, 'refitMomentum');
+    // Defaults for whatever a library caller left out, and the declaration's checks on the rest.
+    const own = attackSettingsOf(knockoffAdaptive.params, sources.settings);
+    const settings = banditSettings(own);
+    const refitEpochs = numberSetting(own, 'refitEpochs');
+    const refitLr = numberSetting(own, 'refitLr');
+    const refitMomentum = numberSetting(own, 'refitMomentum');
     const asPixels = pixelSpec(ctx.input);
     const attacker = ctx.buildSubstitute(ctx.rng.fork('attacker-init'));
     const refitRng = ctx.rng.fork('refits');
