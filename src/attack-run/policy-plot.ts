@@ -10,6 +10,7 @@ import { POLICY_PLOT_FILE, type QueryPolicyReport } from './result.js';
 
 /** The report of a trace for the run's budgets (ascending, each at most the trace's length). */
 export function queryPolicyReport(trace: PolicyTrace, budgets: readonly number[]): QueryPolicyReport {
+  const largest = budgets[budgets.length - 1] ?? 0;
   const counts = budgets.map((budget) => {
     if (budget > trace.actions.length) throw new Error(`the policy trace holds ${trace.actions.length} queries, budget ${budget}`);
     const perClass = new Array<number>(trace.labels.length).fill(0);
@@ -19,7 +20,9 @@ export function queryPolicyReport(trace: PolicyTrace, budgets: readonly number[]
   return {
     labels: trace.labels,
     counts,
-    policy: trace.snapshots.map((s) => ({ queries: s.queries, pi: s.policy })),
+    // A query phase longer than this run's largest budget (a sweep serving several budgets) says
+    // nothing about this run beyond it.
+    policy: trace.snapshots.filter((s) => s.queries <= largest).map((s) => ({ queries: s.queries, pi: s.policy })),
     plot: POLICY_PLOT_FILE,
   };
 }

@@ -69,7 +69,10 @@ export interface QueryPolicyReport {
   labels: number[];
   /** Queries per class among the first B, for each budget B (the run at the largest budget holds each smaller one as its prefix). */
   counts: { budget: number; perClass: number[] }[];
-  /** π over the classes after `queries` queries: at the start, after each refit of the attacker, at the end. */
+  /**
+   * π over the classes after `queries` queries: at the start, after each refit of the attacker, and
+   * at the end of the query phase (those up to the largest budget only).
+   */
   policy: { queries: number; pi: number[] }[];
   /** The figure of both, beside result.json. */
   plot: string;
