@@ -51,7 +51,7 @@ export const knockoffAdaptive: AttackDefinition = {
     { key: 'divWindow', flag: '--div-window <n>', bag: 'attack', kind: 'number', range: POSITIVE_INT, default: DEFAULTS.divWindow, help: 'Δ: answers in the div reward\'s running mean' },
     { key: 'banditStep', flag: '--bandit-step <x|none>', bag: 'attack', kind: 'number', range: { gt: 0 }, nullable: true, default: null, help: 'constant step α of the policy; none = 1/N(a), the pulls of the class so far' },
   ],
-  // A round of b images runs between two refits at most once: R < b would skip refits.
+  // With R < b one round would pass several multiples of R, and no refit can happen mid-round.
   victimLimit: (_jacobian, _numClasses, settings) => {
     const b = numberSetting(settings, 'banditBatch');
     const R = numberSetting(settings, 'refitEvery');
