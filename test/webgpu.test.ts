@@ -257,7 +257,7 @@ if (why) {
       buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
       substituteBatchSize: 10,
     };
-    const transfer = await attackDefinition('jbda').run(ctx, { pool: seedPool, seedPool, jacobian: { ...JACOBIAN_DEFAULTS, seedSize: 10, roundEpochs: 1 } });
+    const transfer = await attackDefinition('jbda').run(ctx, { pool: seedPool, seedPool, jacobian: { ...JACOBIAN_DEFAULTS, seedSize: 10, roundEpochs: 1 }, settings: {} });
     victim.dispose();
     undefended.dispose();
     return transfer;

@@ -12,7 +12,7 @@ import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { attackNames, attackParams, type AttackName } from './attack-catalog.js';
-import { jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { defenseKeys, defenseNames, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
@@ -476,7 +476,7 @@ function checkAttackLimits(reader: YamlReader, attacks: AttackEntry[], nodes: (N
   const numClasses = datasetInfo(dataset).numClasses;
   for (const attack of attacks) {
     const definition = attackDefinition(attack.name);
-    const limit = definition.victimLimit?.(jacobianSettingsOf(definition.params, attack.params), numClasses) ?? null;
+    const limit = definition.victimLimit?.(jacobianSettingsOf(definition.params, attack.params), numClasses, attackSettingsOf(definition.params, attack.params)) ?? null;
     if (limit !== null) {
       const m = reader.deref(nodes[attack.index]);
       const at = isMap(m) ? (m.get(limit.key, true) as Node | undefined) ?? m : m;
