@@ -15,7 +15,7 @@ import path from 'node:path';
 import { initEngine } from '../src/engine/backend.js';
 import { loadSavedModel, readParams, WEIGHTS_FILE } from '../src/models/io.js';
 import { loadImageSet, parseDatasetName, parseSplit } from '../src/data/index.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { DEFENSE_STREAMS } from '../src/defenses/types.js';
 import { describeDefense } from '../src/defenses/spec.js';
 import { hashFile, loadCachedPosteriors, loadCachedSide, type CacheKeySettings } from '../src/attack-run/posterior-cache.js';

@@ -1,15 +1,18 @@
 /**
- * Attacks declared outside src/ (a test's stand-in, an experiment of one's own), each in one
- * file, loaded from the modules named in POISON_EXTENSION_MODULES (compiled JS paths, separated by
- * the platform's path delimiter) before a command or a sweep worker reads the attack registry.
- * A module exports `attacks`, an array of attack declarations (src/attacks/types.ts). Nothing
- * in src/ knows any of them: without the variable this loads nothing.
+ * Attacks and defenses declared outside src/ (a test's stand-in, an experiment of one's own),
+ * each in one file, loaded from the modules named in POISON_EXTENSION_MODULES (compiled JS paths,
+ * separated by the platform's path delimiter) before a command or a sweep worker reads the
+ * registries. A module exports `attacks`, an array of attack declarations (src/attacks/types.ts),
+ * and/or `defenses`, an array of defense declarations (src/defenses/definition.ts). Nothing in
+ * src/ knows any of them: without the variable this loads nothing.
  */
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
 import { registerAttack } from './attacks/registry.js';
 import type { AttackDefinition } from './attacks/types.js';
+import { registerDefense } from './defenses/registry.js';
+import type { DefenseDefinition } from './defenses/definition.js';
 
 export const EXTENSIONS_ENV = 'POISON_EXTENSION_MODULES';
 
@@ -24,11 +27,15 @@ export async function loadExtensions(env: NodeJS.ProcessEnv = process.env): Prom
     } catch (err) {
       throw new UsageError(`${EXTENSIONS_ENV}: cannot load ${file} (${err instanceof Error ? err.message : String(err)})`);
     }
-    const attacks = (loaded as { attacks?: unknown }).attacks;
-    if (!Array.isArray(attacks) || !attacks.every(isAttackDefinition)) {
-      throw new UsageError(`${EXTENSIONS_ENV}: ${file} does not export \`attacks\`, an array of attack declarations`);
+    const { attacks, defenses } = loaded as { attacks?: unknown; defenses?: unknown };
+    const valid = (list: unknown, check: (v: unknown) => boolean): boolean => list === undefined || (Array.isArray(list) && list.every(check));
+    if ((attacks === undefined && defenses === undefined) || !valid(attacks, isAttackDefinition) || !valid(defenses, isDefenseDefinition)) {
+      throw new UsageError(
+        `${EXTENSIONS_ENV}: ${file} does not export \`attacks\` (an array of attack declarations) or \`defenses\` (an array of defense declarations)`,
+      );
     }
-    for (const attack of attacks) registerAttack(attack);
+    for (const attack of (attacks ?? []) as AttackDefinition[]) registerAttack(attack);
+    for (const defense of (defenses ?? []) as DefenseDefinition[]) registerDefense(defense);
   }
 }
 
@@ -36,4 +43,13 @@ function isAttackDefinition(value: unknown): value is AttackDefinition {
   if (typeof value !== 'object' || value === null) return false;
   const a = value as Partial<Record<keyof AttackDefinition, unknown>>;
   return typeof a.name === 'string' && (a.queries === 'pool' || a.queries === 'seed-set') && typeof a.adaptive === 'boolean' && Array.isArray(a.params) && typeof a.run === 'function';
+}
+
+function isDefenseDefinition(value: unknown): value is DefenseDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const d = value as Partial<Record<keyof DefenseDefinition, unknown>>;
+  return (
+    typeof d.name === 'string' && typeof d.summary === 'string' && Array.isArray(d.params) && (d.operatingAxis === null || typeof d.operatingAxis === 'string') &&
+    typeof d.drawsRandomness === 'function' && typeof d.sideInfoIdentity === 'function' && typeof d.create === 'function'
+  );
 }

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { attackNames, attackParamTable } from '../src/attacks/registry.js';
+import { attackSettingsOf } from '../src/attacks/names.js';
+import type { AttackParam } from '../src/attacks/params.js';
+import { attackDefinition, attackNames, attackParamTable } from '../src/attacks/registry.js';
+import { UsageError } from '../src/errors.js';
 import { attackParams } from '../src/sweep/config/attack-catalog.js';
 import { POISON_BIN, REPO_ROOT } from './helpers/cli.js';
 
@@ -52,4 +55,23 @@ test('poison attack --help shows each declared flag with the attacks that take i
   for (const { param, attacks } of attackParamTable()) {
     assert.ok(help.includes(`${param.flag} ${attacks.join(', ')}: ${param.help}`), `${param.flag} in --help`);
   }
+});
+
+test("the generic settings bag: an attack's own parameters (bag 'attack') with defaults, checked against the declaration", () => {
+  const params: AttackParam[] = [
+    { key: 'queryset', flag: '--queryset <name>', bag: 'pool', kind: 'choice', choices: ['mnist'], help: 'pool' },
+    { key: 'seedSize', flag: '--seed-size <n>', bag: 'jacobian', kind: 'number', range: { integer: true, min: 1 }, default: 100, help: 'seed' },
+    { key: 'mode', flag: '--mode <name>', bag: 'attack', kind: 'choice', choices: ['a', 'b'], default: 'a', help: 'mode' },
+    { key: 'width', flag: '--width <n>', bag: 'attack', kind: 'number', range: { integer: true, min: 2 }, default: 4, help: 'width' },
+    { key: 'cap', flag: '--cap <x|none>', bag: 'attack', kind: 'number', range: { gt: 0 }, nullable: true, default: null, help: 'cap' },
+  ];
+  assert.deepEqual(attackSettingsOf(params, {}), { mode: 'a', width: 4, cap: null }, 'defaults; other bags left out');
+  assert.deepEqual(attackSettingsOf(params, { mode: 'b', width: 7, cap: 0.5, seedSize: 3, stray: 1 }), { mode: 'b', width: 7, cap: 0.5 });
+  assert.throws(() => attackSettingsOf(params, { width: 1 }), (e: unknown) => e instanceof UsageError && e.message === '--width must be ≥ 2, got 1');
+  assert.throws(() => attackSettingsOf(params, { width: 2.5 }), (e: unknown) => e instanceof UsageError && /--width must be a whole number/.test(e.message));
+  assert.throws(() => attackSettingsOf(params, { width: null }), (e: unknown) => e instanceof UsageError && e.message === '--width must be a number, got none');
+  assert.throws(() => attackSettingsOf(params, { mode: 'c' }), (e: unknown) => e instanceof UsageError && e.message === "--mode: unknown value \"c\" (choose one of: a, b)");
+  assert.throws(() => attackSettingsOf(params, { cap: '3' }), (e: unknown) => e instanceof UsageError && e.message === '--cap must be a number, got "3"');
+  // Every registered attack's own settings resolve from its defaults alone.
+  for (const name of attackNames()) assert.doesNotThrow(() => attackSettingsOf(attackDefinition(name).params, {}), name);
 });

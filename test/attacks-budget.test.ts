@@ -11,9 +11,10 @@ import { loadImageSet } from '../src/data/index.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
 import { buildModel } from '../src/models/registry.js';
 import { Rng } from '../src/util/rng.js';
-import { createNone } from '../src/defenses/none.js';
+import { none } from '../src/defenses/none.js';
+import type { Defense } from '../src/defenses/types.js';
 import { attackDefinition } from '../src/attacks/registry.js';
-import { JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../src/attacks/names.js';
+import { attackSettingsOf, JACOBIAN_DEFAULTS, type AttackName, type JacobianSettings, type LabelMode } from '../src/attacks/names.js';
 import type { AttackContext, QueryOracle } from '../src/attacks/types.js';
 import { normalise } from '../src/attacks/pixels.js';
 import { roundHalfEven, roundLambda } from '../src/attacks/jacobian-rounds.js';
@@ -25,12 +26,14 @@ const input: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], s
 let victim: tf.LayersModel;
 let seedPool: ImageSet;
 let pool: ImageSet;
+let undefended: Defense;
 
 before(async () => {
   await initEngine({ backend: 'wasm' });
   victim = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng: new Rng(7) });
   seedPool = await loadImageSet('mnist', 'train', { limit: 200 });
   pool = await loadImageSet('mnist', 'test', { limit: 300 });
+  undefended = await none.create({ name: none.name }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
 });
 
 /** Counts every image and fails the test if a batch would pass the budget. */
@@ -38,8 +41,7 @@ class StrictOracle implements QueryOracle {
   readonly inner: BlackBoxOracle;
   maxSeen = 0;
   constructor(budget: number) {
-    const none = createNone({ name: 'none' }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
-    this.inner = BlackBoxOracle.live(victim, none, input, budget);
+    this.inner = BlackBoxOracle.live(victim, undefended, input, budget);
   }
   get numClasses(): number {
     return 10;
@@ -79,7 +81,7 @@ async function runAttack(
     buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
     substituteBatchSize: 16,
   };
-  const transfer = await attackDefinition(name).run(ctx, { pool, seedPool, jacobian });
+  const transfer = await attackDefinition(name).run(ctx, { pool, seedPool, jacobian, settings: attackSettingsOf(attackDefinition(name).params, {}) });
   return { transfer, oracle };
 }
 
@@ -217,7 +219,7 @@ test('a second attack run leaves tf.memory().numTensors unchanged', async () => 
         substituteBatchSize: 16,
         reporter: { roundStart: () => void trainings++ },
       },
-      { pool, seedPool, jacobian },
+      { pool, seedPool, jacobian, settings: {} },
     );
     return trainings;
   };
@@ -231,5 +233,50 @@ test('a second attack run leaves tf.memory().numTensors unchanged', async () => 
   trainings += await rounds('jbself', 25, settings());
   trainings += await rounds('knockoff', 25, settings());
   assert.ok(trainings >= 3);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('knockoff-adaptive against the live black box: exactly B distinct images of the drawn classes, budget-independent prefixes, no leaked tensors', async () => {
+  const definition = attackDefinition('knockoff-adaptive');
+  const run = async (budget: number, reward: string): Promise<{ transfer: TransferSet; oracle: StrictOracle }> => {
+    const oracle = new StrictOracle(budget);
+    const ctx: AttackContext = {
+      oracle,
+      budget,
+      rng: new Rng(3).fork('attack'),
+      input,
+      numClasses: 10,
+      labelMode: 'probs',
+      queryBatchSize: 5,
+      buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
+      substituteBatchSize: 16,
+    };
+    const settings = attackSettingsOf(definition.params, { banditBatch: 8, refitEvery: 16, reward });
+    const transfer = await definition.run(ctx, { pool, seedPool, jacobian: JACOBIAN_DEFAULTS, settings });
+    return { transfer, oracle };
+  };
+  const full = await run(37, 'all');
+  assertExact('knockoff-adaptive', 37, full);
+  const images = full.transfer.images;
+  assert.equal(images.kind, 'pool');
+  if (images.kind !== 'pool') return;
+  assert.equal(new Set(images.indices).size, 37, 'distinct images');
+  const trace = full.transfer.policy;
+  assert.ok(trace, 'a policy trace');
+  assert.deepEqual(trace.labels, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  images.indices.forEach((i, j) => assert.equal(pool.labels[i], trace.labels[trace.actions[j]!]));
+  assert.deepEqual(trace.snapshots.map((s) => s.queries), [0, 16, 32, 37], 'start, after each refit, end');
+  for (const s of trace.snapshots) assert.ok(Math.abs(s.policy.reduce((a, b) => a + b, 0) - 1) <= 1e-6);
+  // The first 20 (a cut inside the third round of 8, after a refit) are the run at 20.
+  const part = await run(20, 'all');
+  assertExact('knockoff-adaptive B=20', 20, part);
+  if (part.transfer.images.kind !== 'pool') return;
+  assert.deepEqual(Array.from(part.transfer.images.indices), Array.from(images.indices.subarray(0, 20)));
+  assert.deepEqual(Array.from(part.transfer.released), Array.from(full.transfer.released.subarray(0, 200)));
+  await assert.rejects(() => run(301, 'cert'), /larger than the query pool/);
+  await run(20, 'loss');
+  const before = tf.memory().numTensors;
+  await run(20, 'loss');
+  await run(37, 'all');
   assert.equal(tf.memory().numTensors, before);
 });

@@ -12,7 +12,7 @@ import { victimBlackBox } from '../src/blackbox/victim.js';
 import { KL_FLOOR, type QueryStatsReport } from '../src/blackbox/stats.js';
 import { defineDefense } from '../src/defenses/base.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import type { Defense, DefenseContext } from '../src/defenses/types.js';
 import { buildModel } from '../src/models/registry.js';

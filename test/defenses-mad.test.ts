@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
 import { UsageError } from '../src/errors.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import { Surrogate } from '../src/defenses/mad/surrogate.js';
 import type { Defense, DefenseContext } from '../src/defenses/types.js';

@@ -4,9 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from './helpers/cli.js';
 import { UsageError } from '../src/errors.js';
-import { DEFENSE_FLAGS, defaultGamma, flagsOf, parseDefenseSpec } from '../src/defenses/params.js';
-import { DEFENSE_NAMES, defenseSlug, describeDefense } from '../src/defenses/spec.js';
+import { flagHelp, parseDefenseSpec } from '../src/defenses/params.js';
+import { defenseDefinition, defenseFlags, defenseNames } from '../src/defenses/registry.js';
+import { defaultGamma } from '../src/defenses/reverse-sigmoid.js';
+import { defenseSlug, describeDefense } from '../src/defenses/spec.js';
 
 test('each defense parses into its typed spec with documented defaults', () => {
   assert.deepEqual(parseDefenseSpec(undefined, {}), { name: 'none' });
@@ -49,7 +54,7 @@ test("reverse sigmoid's default γ follows the victim's dataset (docs/spec.md)",
   const gamma = (dataset?: string): number => {
     const s = parseDefenseSpec('reverse-sigmoid', { beta: '0.5' }, { dataset });
     assert.equal(s.name, 'reverse-sigmoid');
-    return s.name === 'reverse-sigmoid' ? s.gamma : NaN;
+    return typeof s.gamma === 'number' ? s.gamma : NaN;
   };
   assert.equal(gamma('mnist'), 0.2);
   assert.equal(gamma('fashion-mnist'), 0.4);
@@ -61,8 +66,8 @@ test("reverse sigmoid's default γ follows the victim's dataset (docs/spec.md)",
 
 test("MAD's ε defaults to 0.5 (so a bare `poison attack --defense mad` runs); other parameters stay as given", () => {
   assert.deepEqual(parseDefenseSpec('mad', {}, {}), { name: 'mad', eps: 0.5, ydist: 'l1', jacobian: 'closed', ablation: 'none', surrogate: null });
-  assert.equal((parseDefenseSpec('mad-argmax', {}, {}) as { eps: number }).eps, 0.5);
-  assert.equal((parseDefenseSpec('mad', { eps: '1.5' }, {}) as { eps: number }).eps, 1.5);
+  assert.equal(parseDefenseSpec('mad-argmax', {}, {}).eps, 0.5);
+  assert.equal(parseDefenseSpec('mad', { eps: '1.5' }, {}).eps, 1.5);
 });
 
 test('bad parameters: a UsageError naming the parameter and its range', () => {
@@ -106,20 +111,62 @@ test('bad parameters: a UsageError naming the parameter and its range', () => {
 });
 
 test('every defense parameter belongs to at least one defense, and every defense is described', () => {
-  for (const f of DEFENSE_FLAGS) assert.ok(f.defenses.length > 0 && f.syntax.startsWith(`--${f.key} `), f.key);
-  assert.deepEqual(flagsOf('none'), []);
+  for (const f of defenseFlags()) assert.ok(f.declarations.length > 0 && f.flag.startsWith(`--${f.key} `), f.key);
+  assert.deepEqual(defenseDefinition('none').params, []);
   assert.deepEqual(
-    flagsOf('mad').map((f) => f.key),
+    defenseDefinition('mad').params.map((f) => f.key),
     ['eps', 'ydist', 'jacobian', 'ablation', 'surrogate'],
   );
-  for (const name of DEFENSE_NAMES) {
+  for (const name of defenseNames()) {
     const flags: Record<string, string> = {};
-    for (const f of flagsOf(name)) {
+    for (const f of defenseDefinition(name).params) {
       if (['eps', 'noise-eps', 'beta'].includes(f.key)) flags[f.key] = '0.5';
       if (f.key === 'k' || f.key === 'decimals') flags[f.key] = '2';
     }
     const spec = parseDefenseSpec(name, flags);
     assert.ok(describeDefense(spec).startsWith(name));
     assert.match(defenseSlug(spec), /^[a-z0-9.-]+$/);
+  }
+});
+
+test('descriptions, slugs and flag help derived from the declarations read as they always have', () => {
+  const cases: [string, Record<string, string>, string, string][] = [
+    ['none', {}, 'none', 'none'],
+    ['argmax', {}, 'argmax', 'argmax'],
+    ['top-k', { k: '3' }, 'top-k(k=3)', 'top-k-k3'],
+    ['rounding', { decimals: '2' }, 'rounding(decimals=2)', 'rounding-d2'],
+    ['reverse-sigmoid', { beta: '0.3', gamma: '0.5' }, 'reverse-sigmoid(beta=0.3, gamma=0.5)', 'reverse-sigmoid-b0.3-g0.5'],
+    ['random-noise', { 'noise-eps': '0.2', 'noise-dist': 'gaussian' }, 'random-noise(eps_z=0.2, l1, gaussian)', 'random-noise-z0.2-l1-gaussian'],
+    ['mad', { eps: '0.5' }, 'mad(eps=0.5, ydist=l1, jacobian=closed, surrogate=random-init)', 'mad-eps0.5-l1'],
+    ['mad-argmax', { eps: '1', ydist: 'l2', jacobian: 'autodiff', surrogate: 'runs/sur/' }, 'mad-argmax(eps=1, ydist=l2, jacobian=autodiff, surrogate=runs/sur/)', 'mad-argmax-eps1-l2-autodiff-sur-sur'],
+    ['mad', { eps: '2', ablation: 'random-vertex' }, 'mad(eps=2, ydist=l1, ablation=random-vertex)', 'mad-eps2-l1-random-vertex'],
+  ];
+  for (const [name, flags, description, slug] of cases) {
+    const spec = parseDefenseSpec(name, flags);
+    assert.equal(describeDefense(spec), description);
+    assert.equal(defenseSlug(spec), slug);
+  }
+  const help = new Map(defenseFlags().map((f) => [f.key, flagHelp(f)]));
+  assert.deepEqual([...help.keys()], ['k', 'decimals', 'beta', 'gamma', 'noise-eps', 'noise-norm', 'noise-dist', 'eps', 'ydist', 'jacobian', 'ablation', 'surrogate']);
+  assert.equal(help.get('eps'), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5)');
+  assert.equal(help.get('k'), 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)');
+  assert.equal(help.get('gamma'), 'reverse-sigmoid: γ > 0 (default per dataset: mnist 0.2, fashion-mnist 0.4, cifar10 0.1, others 0.2)');
+  assert.equal(help.get('noise-norm'), 'random-noise: ball of the noise, l1 | l2 (default l1)');
+  assert.equal(help.get('surrogate'), "mad, mad-argmax: saved model used as surrogate (default: the victim's architecture, randomly initialised from --seed)");
+});
+
+test("docs/sweep-config.md's defense table lists every defense with its declared keys, their defaults and its operating point", () => {
+  const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'sweep-config.md'), 'utf8');
+  for (const name of defenseNames()) {
+    const definition = defenseDefinition(name);
+    const row = docs.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+    assert.ok(row, `a row for ${name}`);
+    const [, keys = '', axis = ''] = row.split(' | ');
+    for (const p of definition.params) {
+      const shown = p.kind === 'choice' ? `\`${p.key}\` (\`${p.default}\`)` : typeof p.default === 'number' ? `\`${p.key}\` (${p.default})` : p.default === undefined ? `\`${p.key}\` (required` : `\`${p.key}\` (`;
+      assert.ok(keys.includes(shown), `${name}: ${shown} in ${keys}`);
+    }
+    assert.equal(keys.match(/`[a-z-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
+    assert.ok(axis.startsWith(definition.operatingAxis === null ? '—' : `\`${definition.operatingAxis}\``), `${name}'s operating point: ${axis}`);
   }
 });

@@ -6,13 +6,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import { projectL1Ball, projectL2Ball } from '../src/defenses/projection.js';
-import { drawLogitNoise, withLogitNoise } from '../src/defenses/random-noise.js';
-import type { RandomNoiseSpec } from '../src/defenses/spec.js';
+import { drawLogitNoise } from '../src/defenses/random-noise.js';
+import { withLogitNoise } from '../src/defenses/logit.js';
 import { Rng } from '../src/util/rng.js';
-import { subsetVertexTable } from '../src/defenses/mad/mad-argmax.js';
+import { subsetVertexTable } from '../src/defenses/mad/vertex-oracles.js';
 import { Surrogate } from '../src/defenses/mad/surrogate.js';
 import type { DefenseContext } from '../src/defenses/types.js';
 
@@ -110,7 +110,7 @@ test('random noise: σ(logit y + δ) renormalised, with δ from the seeded strea
   // The defense end to end: the same draws, projection and formula redone in float64.
   const rows = [[0.5, 0.3, 0.2], [0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6]];
   for (const [norm, dist] of [['l1', 'uniform'], ['l2', 'gaussian']] as const) {
-    const spec: RandomNoiseSpec = { name: 'random-noise', epsZ: 0.8, norm, dist };
+    const spec = { epsZ: 0.8, norm, dist };
     const raw = drawLogitNoise(new Rng(ctx3.seed).fork('random-noise'), rows.length, 3, spec);
     const expected = rows.map((yr, r) => {
       const d = project(Array.from(raw.subarray(3 * r, 3 * r + 3)), 0.8, norm);

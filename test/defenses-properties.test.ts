@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import { projectL1Ball, projectL2Ball } from '../src/defenses/projection.js';
 import { Surrogate } from '../src/defenses/mad/surrogate.js';

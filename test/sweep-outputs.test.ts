@@ -39,7 +39,7 @@ function outcome(c: Cell): { defender: number; attacker: number } {
   const seedShift = c.settings.seed === 1 ? 0 : 0.02;
   if (d.name === 'none') return { defender: 0.99, attacker: 0.9 + seedShift };
   if (d.name === 'top-k') return { defender: 0.99, attacker: 0.85 + seedShift };
-  const eps = (d as { eps: number }).eps;
+  const eps = d.eps;
   // eps 0.5: −0.5 pt, attacker 0.7; eps 1: −3 pt, attacker 0.5; eps 2: −20 pt, attacker 0.2.
   if (eps === 0.5) return { defender: 0.985, attacker: 0.7 + seedShift };
   if (eps === 1) return { defender: 0.96, attacker: 0.5 + seedShift };

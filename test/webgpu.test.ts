@@ -19,13 +19,13 @@ import { buildModel } from '../src/models/registry.js';
 import type { ArchName } from '../src/models/types.js';
 import { softCrossEntropy } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
-import { DEFENSE_NAMES, type DefenseName } from '../src/defenses/spec.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
-import { createDefense } from '../src/defenses/registry.js';
+import { createDefense } from '../src/defenses/create.js';
 import { victimBlackBox } from '../src/blackbox/victim.js';
 import { loadImageSet } from '../src/data/index.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
-import { createNone } from '../src/defenses/none.js';
+import { none } from '../src/defenses/none.js';
+import { defenseNames } from '../src/defenses/registry.js';
 import { attackDefinition } from '../src/attacks/registry.js';
 import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import type { AttackContext } from '../src/attacks/types.js';
@@ -191,7 +191,7 @@ if (why) {
     });
   }
 
-  const DEFENSE_FLAGS: Record<DefenseName, Record<string, string>> = {
+  const DEFENSE_FLAGS: Record<string, Record<string, string>> = {
     none: {},
     'top-k': { k: '3' },
     argmax: {},
@@ -209,7 +209,7 @@ if (why) {
     const victim = buildModel('lenet', { inputShape, numClasses: 10, rng: new Rng(11) });
     const pixels = randomValues(new Rng(12), 4 * 28 * 28, -1, 2);
     const out = new Map<string, Float32Array>();
-    const configs: [DefenseName, Record<string, string>][] = DEFENSE_NAMES.map((n) => [n, DEFENSE_FLAGS[n]]);
+    const configs: [string, Record<string, string>][] = defenseNames().map((n) => [n, DEFENSE_FLAGS[n]!]);
     configs.push(['mad', { eps: '0.5', jacobian: 'autodiff' }]);
     for (const [name, flags] of configs) {
       const defense = await createDefense(parseDefenseSpec(name, flags), { numClasses: 10, inputShape, arch: 'lenet', seed: 1 });
@@ -227,7 +227,7 @@ if (why) {
     const expected = await defenseOutputs('wasm');
     const actual = await defenseOutputs('webgpu');
     assert.deepEqual([...actual.keys()], [...expected.keys()]);
-    assert.equal(expected.size, DEFENSE_NAMES.length + 1);
+    assert.equal(expected.size, defenseNames().length + 1);
     for (const [key, y] of expected) {
       assertClose(actual.get(key)!, y, 1e-3, key);
       // Every defense releases distributions: rows on the simplex.
@@ -244,10 +244,10 @@ if (why) {
   async function jbdaFirstRound(backend: Compute, seedPool: ImageSet): Promise<TransferSet> {
     await useBackend(backend);
     const victim = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng: new Rng(7) });
-    const none = createNone({ name: 'none' }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
+    const undefended = await none.create({ name: none.name }, { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
     const budget = 20;
     const ctx: AttackContext = {
-      oracle: BlackBoxOracle.live(victim, none, input, budget),
+      oracle: BlackBoxOracle.live(victim, undefended, input, budget),
       budget,
       rng: new Rng(3).fork('attack'),
       input,
@@ -257,9 +257,9 @@ if (why) {
       buildSubstitute: (rng) => buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng }),
       substituteBatchSize: 10,
     };
-    const transfer = await attackDefinition('jbda').run(ctx, { pool: seedPool, seedPool, jacobian: { ...JACOBIAN_DEFAULTS, seedSize: 10, roundEpochs: 1 } });
+    const transfer = await attackDefinition('jbda').run(ctx, { pool: seedPool, seedPool, jacobian: { ...JACOBIAN_DEFAULTS, seedSize: 10, roundEpochs: 1 }, settings: {} });
     victim.dispose();
-    none.dispose();
+    undefended.dispose();
     return transfer;
   }
 

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import type { AttackSpec } from './spec.js';
 import type { AttackResult } from './result.js';
+import { UNDEFENDED } from '../defenses/registry.js';
 
 export interface Baseline {
   file: string;
@@ -34,8 +35,8 @@ export async function readBaseline(file: string, spec: AttackSpec): Promise<Base
   const theirBudgets = new Set(result.runs.map((r) => r.budget));
   const missing = spec.budgets.filter((b) => !theirBudgets.has(b));
   if (missing.length > 0) differs('budget list', [...theirBudgets].join(','), spec.budgets.join(','));
-  if (result.defense?.name !== 'none') {
-    throw new UsageError(`--baseline ${file} was run with defense '${result.defense?.name}': the baseline must be undefended (--defense none)`);
+  if (result.defense?.name !== UNDEFENDED) {
+    throw new UsageError(`--baseline ${file} was run with defense '${result.defense?.name}': the baseline must be undefended (--defense ${UNDEFENDED})`);
   }
   return { file, result };
 }

@@ -3,16 +3,17 @@
  * parsed spec and what the victim's params.json says about the victim.
  */
 import type { ModelParams } from '../models/io.js';
-import { createDefense } from '../defenses/registry.js';
+import { createDefense } from '../defenses/create.js';
 import { drawsRandomness, type DefenseSpec } from '../defenses/spec.js';
 import { DEFENSE_STREAMS, type Defense, type DefenseContext } from '../defenses/types.js';
 
-export function defenseContext(params: ModelParams, seed: number, stream?: string): DefenseContext {
+export function defenseContext(params: ModelParams, seed: number, victimDir: string, stream?: string): DefenseContext {
   return {
     numClasses: params.numClasses,
     inputShape: [params.input.height, params.input.width, params.input.channels],
     arch: params.arch,
     seed,
+    victimDir,
     ...(stream === undefined ? {} : { stream }),
   };
 }
@@ -29,12 +30,12 @@ export interface AttackDefenses {
  * attacker's answers do not depend on how many test images were answered first (--test-limit);
  * deterministic defenses (MAD's surrogate included) are built once and shared.
  */
-export async function createAttackDefenses(spec: DefenseSpec, params: ModelParams, seed: number): Promise<AttackDefenses> {
-  const attacker = await createDefense(spec, defenseContext(params, seed, DEFENSE_STREAMS.attacker));
+export async function createAttackDefenses(spec: DefenseSpec, params: ModelParams, seed: number, victimDir: string): Promise<AttackDefenses> {
+  const attacker = await createDefense(spec, defenseContext(params, seed, victimDir, DEFENSE_STREAMS.attacker));
   let evaluation = attacker;
   if (drawsRandomness(spec)) {
     try {
-      evaluation = await createDefense(spec, defenseContext(params, seed, DEFENSE_STREAMS.defenderEval));
+      evaluation = await createDefense(spec, defenseContext(params, seed, victimDir, DEFENSE_STREAMS.defenderEval));
     } catch (err) {
       attacker.dispose();
       throw err;

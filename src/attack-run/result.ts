@@ -1,6 +1,7 @@
 /**
  * What `poison attack` writes. Layout of --out:
  *   result.json               the whole docs/spec.md row(s): one entry of `runs` per budget
+ *   policy.svg                an adaptive pool attack's policy over time and queries per class
  *   budget-<B>/model.json, weights.bin, params.json (kind 'attacker'), train-log.csv
  */
 import type { Provenance } from '../util/provenance.js';
@@ -13,6 +14,7 @@ import type { AttackerScore } from './train-attacker.js';
 export const RESULT_FILE = 'result.json';
 export const ATTACKER_LOG_FILE = 'train-log.csv';
 export const RESULT_FORMAT = 1;
+export const POLICY_PLOT_FILE = 'policy.svg';
 
 export function budgetDirName(budget: number): string {
   return `budget-${budget}`;
@@ -55,7 +57,23 @@ export interface AttackResult {
   /** Defender utility on the victim's test set for the same defense settings. */
   defender: DefenderUtility;
   runs: AttackRun[];
+  /** What an attack that picks pool classes by a policy picked (null, or absent, for the others). */
+  queryPolicy?: QueryPolicyReport | null;
   timings: { querySeconds: number; evalSeconds: number; trainSeconds: number; totalSeconds: number };
   config: Record<string, unknown>;
   provenance: Provenance;
+}
+
+export interface QueryPolicyReport {
+  /** The pool label of each class, in the order of every list below. */
+  labels: number[];
+  /** Queries per class among the first B, for each budget B (the run at the largest budget holds each smaller one as its prefix). */
+  counts: { budget: number; perClass: number[] }[];
+  /**
+   * π over the classes after `queries` queries: at the start, after each refit of the attacker, and
+   * at the end of the query phase (those up to the largest budget only).
+   */
+  policy: { queries: number; pi: number[] }[];
+  /** The figure of both, beside result.json. */
+  plot: string;
 }

@@ -22,13 +22,13 @@ import { reserveOutputDir, type OutputReservation } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { attackDefinition } from '../attacks/registry.js';
-import { seedSetShortfall } from '../attacks/names.js';
+import { attackSettingsOf, seedSetShortfall } from '../attacks/names.js';
 import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
 import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
-import { createNone } from '../defenses/none.js';
+import { none } from '../defenses/none.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
 import { BlackBoxOracle } from './oracle.js';
@@ -44,7 +44,8 @@ import {
 import { cleanRows, releasedRows, sideRows } from './posteriors.js';
 import type { SideRows } from './side-rows.js';
 import { StageProgress } from './reporter.js';
-import { ATTACKER_LOG_FILE, budgetDirName, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
+import { ATTACKER_LOG_FILE, budgetDirName, POLICY_PLOT_FILE, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
+import { policyPlotSvg, queryPolicyReport } from './policy-plot.js';
 import type { AttackSpec } from './spec.js';
 import { buildAttacker, trainAndScoreAttacker, type ScoringSet } from './train-attacker.js';
 
@@ -73,7 +74,7 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
     hooks.onVictimLoaded?.(victim);
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
-    defenses = await createAttackDefenses(spec.defense, params, spec.seed);
+    defenses = await createAttackDefenses(spec.defense, params, spec.seed, spec.victim);
     const run = await prepare(spec, params, victimWeights);
     const result = await execute(spec, run, victim, defenses, baseline, output, hooks, startedAt, started);
     committed = true;
@@ -111,9 +112,10 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   // Fails here, before any data is loaded, when the architecture cannot take the victim's input.
   buildAttacker(attackerArch, input, params.numClasses, new Rng(spec.seed)).dispose();
   const maxBudget = spec.budgets[spec.budgets.length - 1]!;
-  const sources: AttackSources = { jacobian: spec.jacobian };
+  const definition = attackDefinition(spec.attack);
+  const sources: AttackSources = { jacobian: spec.jacobian, settings: attackSettingsOf(definition.params, spec.settings ?? {}) };
   let querySource: AttackResult['querySource'];
-  if (attackDefinition(spec.attack).queries === 'pool') {
+  if (definition.queries === 'pool') {
     if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
     const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
     canConvert(pool, input);
@@ -227,7 +229,7 @@ async function collectTransferSet(
   const hit = entry !== null;
   if (!entry) {
     reporter.line(`querying the victim for the transfer set (cached under ${spec.cacheDir})`);
-    const cleanRelease = createNone({ name: 'none' }, defenseContext(params, spec.seed));
+    const cleanRelease = await none.create({ name: none.name }, defenseContext(params, spec.seed, spec.victim));
     const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, maxBudget, countRun);
     const clean = await definition.run(context(recorder), sources).finally(() => cleanRelease.dispose());
     if (clean.images.kind !== 'pool') throw new Error('a cached transfer set must consist of pool images');
@@ -316,6 +318,10 @@ async function execute(
         model.dispose();
       }
     }
+    const queryPolicy = stage.transfer.policy ? queryPolicyReport(stage.transfer.policy, spec.budgets) : null;
+    if (queryPolicy) {
+      await writeFileAtomic(path.join(dir, POLICY_PLOT_FILE), await policyPlotSvg(queryPolicy, `${spec.attack} vs ${describeDefense(spec.defense)}, seed ${spec.seed}`));
+    }
     result = {
       kind: 'attack-result',
       format: RESULT_FORMAT,
@@ -329,6 +335,7 @@ async function execute(
       transferSet: stage.cache,
       defender: utility,
       runs,
+      queryPolicy,
       timings: { querySeconds, evalSeconds, trainSeconds, totalSeconds: (performance.now() - started) / 1000 },
       config: resolvedConfig(spec, run),
       provenance: provenance(engineInfo(), startedAt),
@@ -378,6 +385,7 @@ async function saveAttacker(
 function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unknown> {
   const definition = attackDefinition(spec.attack);
   const jacobianKeys = new Set(definition.params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
+  const settings = attackSettingsOf(definition.params, spec.settings ?? {});
   return {
     victim: spec.victim,
     attack: spec.attack,
@@ -387,6 +395,8 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     queryset: definition.queries === 'pool' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
     // The Jacobian settings the attack declares, in the bag's order; null for an attack with none.
     jacobian: jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key))),
+    // The attack's own settings (bag 'attack'), in its declared order; null for an attack with none.
+    settings: Object.keys(settings).length === 0 ? null : settings,
     attackerArch: run.attackerArch,
     training: spec.training,
     trainingPreset: spec.trainingPreset ?? null,

@@ -7,7 +7,7 @@ import type { DatasetName, Split } from '../data/types.js';
 import type { ArchName } from '../models/types.js';
 import type { TrainSettings } from '../train/loop.js';
 import type { TrainingPreset } from '../train/defaults.js';
-import type { AttackName, JacobianSettings, LabelMode } from '../attacks/names.js';
+import type { AttackName, AttackSettings, JacobianSettings, LabelMode } from '../attacks/names.js';
 import type { DefenseSpec } from '../defenses/spec.js';
 
 export interface AttackSpec {
@@ -24,6 +24,8 @@ export interface AttackSpec {
   querysetDir?: string;
   /** Attacks with Jacobian rounds (reference defaults for what an attack does not declare). */
   jacobian: JacobianSettings;
+  /** The attack's own parameters (bag 'attack'), by key; absent or missing keys: its declared defaults. */
+  settings?: AttackSettings;
   /** Default: the victim's architecture. */
   attackerArch?: ArchName;
   training: TrainSettings;

@@ -1,10 +1,12 @@
 /**
  * What every attack shares, kept free of TensorFlow.js so the command file can validate flags
- * (and print --help) without loading it: label modes, the query pool's parameters, and the
- * Jacobian family's settings bag with its reference defaults and declared parameters. Which
- * attacks exist is registry.ts's.
+ * (and print --help) without loading it: label modes, the query pool's parameters, the
+ * Jacobian family's settings bag with its reference defaults and declared parameters, and the
+ * generic bag of an attack's own parameters. Which attacks exist is registry.ts's.
  */
 import { DATASET_NAMES, SPLITS } from '../data/types.js';
+import { UsageError } from '../errors.js';
+import { parseNumber } from '../util/parse.js';
 import type { AttackParam } from './params.js';
 
 /** An attack's name, as registered (registry.ts). */
@@ -100,4 +102,41 @@ export function jacobianSettingsOf(params: readonly AttackParam[], values: Reado
     if (param.bag === 'jacobian' && values[param.key] !== undefined) settings[param.key] = values[param.key];
   }
   return settings as unknown as JacobianSettings;
+}
+
+/**
+ * The values of an attack's own parameters (bag 'attack'), by key: what its run() reads from
+ * AttackSources.settings, result.json records under config.settings and the sweep CSV under
+ * attack_settings. Each attack reads its own keys with the types it declared.
+ */
+export type AttackSettings = Readonly<Record<string, number | string | null>>;
+
+/**
+ * An attack's own settings (bag 'attack') from parameter values by key: each declared one from
+ * `values`, or its default when absent, checked against its declaration (a library caller may
+ * pass anything; the flags and the sweep config have checked them already, with the same words).
+ * Keys the attack does not declare in this bag are ignored, as jacobianSettingsOf ignores them.
+ */
+export function attackSettingsOf(params: readonly AttackParam[], values: Readonly<Record<string, unknown>>): AttackSettings {
+  const settings: Record<string, number | string | null> = {};
+  for (const param of params) {
+    if (param.bag !== 'attack') continue;
+    const flag = param.flag.split(' ')[0]!;
+    const value = values[param.key] === undefined ? param.default : values[param.key];
+    const shown = JSON.stringify(value);
+    if (value === undefined) throw new UsageError(`${flag} is required`);
+    if (param.kind === 'choice') {
+      if (typeof value !== 'string' || !param.choices.includes(value)) {
+        throw new UsageError(`${flag}: unknown value ${shown} (choose one of: ${param.choices.join(', ')})`);
+      }
+      settings[param.key] = value;
+    } else if (value === null) {
+      if (!param.nullable) throw new UsageError(`${flag} must be a number, got none`);
+      settings[param.key] = null;
+    } else {
+      if (typeof value !== 'number') throw new UsageError(`${flag} must be a number, got ${shown}`);
+      settings[param.key] = parseNumber(flag, value, param.range);
+    }
+  }
+  return settings;
 }

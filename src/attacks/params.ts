@@ -22,8 +22,12 @@ export type AttackParam = {
   key: string;
   /** The flag's commander syntax, e.g. `--seed-size <n>`. */
   flag: string;
-  /** The settings bag of the run it fills: the query pool's (AttackSpec.queryset…) or the Jacobian rounds' (AttackSpec.jacobian). */
-  bag: 'pool' | 'jacobian';
+  /**
+   * The settings bag of the run it fills: the query pool's (AttackSpec.queryset…), the Jacobian
+   * rounds' (AttackSpec.jacobian), or the attack's own (AttackSpec.settings, handed to its run()
+   * as AttackSources.settings; names.ts attackSettingsOf).
+   */
+  bag: 'pool' | 'jacobian' | 'attack';
   /** What it means, for `--help` and sweep config errors. */
   help: string;
 } & (
@@ -42,7 +46,10 @@ export type AttackParam = {
     }
 );
 
-/** A limit of a parameter that depends on the victim: the parameter's key, what it takes, and what it got. */
+/**
+ * A limit a parameter's own range cannot state (it depends on the victim, or ties two parameters
+ * together): the parameter's key, what it takes, and what it got.
+ */
 export interface VictimLimit {
   key: string;
   expected: string;

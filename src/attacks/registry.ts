@@ -7,11 +7,12 @@ import type { AttackName } from './names.js';
 import type { AttackParam, QuerySource } from './params.js';
 import type { AttackDefinition } from './types.js';
 import { knockoff } from './knockoff.js';
+import { knockoffAdaptive } from './knockoff-adaptive.js';
 import { jbda } from './jbda.js';
 import { jbself } from './jbself.js';
 import { jbtop } from './jbtop.js';
 
-const ATTACKS: AttackDefinition[] = [knockoff, jbda, jbself, jbtop];
+const ATTACKS: AttackDefinition[] = [knockoff, knockoffAdaptive, jbda, jbself, jbtop];
 
 /** The registered attacks' names, in registration order (the order help and errors list them). */
 export function attackNames(): AttackName[] {

@@ -25,6 +25,21 @@ export interface TransferSet {
   images: TransferImages;
   /** ỹ exactly as released by the black box, count × numClasses. */
   released: Float32Array;
+  /** Set by an attack that picks pool classes by a policy: what it picked and how the policy moved. */
+  policy?: PolicyTrace;
+}
+
+/**
+ * An adaptive pool attack's choices (result.json's queryPolicy and policy.svg): the pool class
+ * of every query and the policy π over classes as it evolved.
+ */
+export interface PolicyTrace {
+  /** The pool label each action stands for, in action order. */
+  labels: number[];
+  /** The action of every query, in query order: any budget's counts are those of a prefix. */
+  actions: Int32Array;
+  /** π over the actions after `queries` queries: at the start, after each refit of the attacker, and at the end. */
+  snapshots: { queries: number; policy: number[] }[];
 }
 
 /** Soft targets for training: ỹ itself, or its top-1 as one-hot (ties: the lowest class). */

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ImageSet, InputSpec } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import type { TrainSettings } from '../train/loop.js';
-import type { AttackName, JacobianSettings, LabelMode } from './names.js';
+import type { AttackName, AttackSettings, JacobianSettings, LabelMode } from './names.js';
 import type { AttackParam, QuerySource, VictimLimit } from './params.js';
 import type { TransferSet } from './transfer-set.js';
 
@@ -65,6 +65,8 @@ export interface AttackSources {
   pool?: ImageSet;
   seedPool?: ImageSet;
   jacobian: JacobianSettings;
+  /** Its own parameters' values (bag 'attack'), checked against its declaration, defaults filled in. */
+  settings: AttackSettings;
 }
 
 export interface AttackDefinition {
@@ -77,8 +79,11 @@ export interface AttackDefinition {
   adaptive: boolean;
   /** Its parameters, in the order help and errors list them. */
   params: readonly AttackParam[];
-  /** Limits that depend on the victim's class count, checked by `poison attack` and the sweep config; null = none broken. */
-  victimLimit?(jacobian: JacobianSettings, numClasses: number): VictimLimit | null;
+  /**
+   * Limits its parameters' ranges cannot state (they depend on the victim's class count, or tie
+   * two parameters together), checked by `poison attack` and the sweep config; null = none broken.
+   */
+  victimLimit?(jacobian: JacobianSettings, numClasses: number, settings: AttackSettings): VictimLimit | null;
   /** Loads what it needs (TensorFlow.js included) only when it runs, so declaring it stays cheap for `--help`. */
   run(ctx: AttackContext, sources: AttackSources): Promise<TransferSet>;
 }

@@ -8,8 +8,8 @@
  * Distances between the clean posterior y and the released ỹ, per query:
  *   L1 = ‖y − ỹ‖₁, L2 = ‖y − ỹ‖₂,
  *   KL(y ‖ ỹ) = Σ_k y_k (log max(y_k, 1e-12) − log max(ỹ_k, 1e-12)), with 0·log 0 = 0.
- * The 1e-12 floor keeps KL finite when a defense zeroes entries y still has (top-k, argmax,
- * rounding): those rows get a large finite KL (≈ 27.6 per unit of lost mass) instead of Infinity.
+ * The 1e-12 floor keeps KL finite when a defense zeroes entries y still has (one that keeps only
+ * the largest entries, the top-1 alone, or rounds): those rows get a large finite KL (≈ 27.6 per unit of lost mass) instead of Infinity.
  * Standard deviations are population ones (numpy's default, as the reference reports them).
  *
  * Invariants, counted per query (not merely warned about):

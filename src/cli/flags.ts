@@ -3,7 +3,8 @@
  * No TensorFlow.js here: command files import it at start-up.
  */
 import type { Command } from 'commander';
-import { DEFENSE_FLAGS, type DefenseFlagValues } from '../defenses/params.js';
+import { flagHelp, type DefenseFlagValues } from '../defenses/params.js';
+import { defenseFlags } from '../defenses/registry.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
@@ -18,14 +19,21 @@ function attributeOf(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Declares every defense's parameter flags on a command. */
+/** Declares every defense's parameter flags on a command: one flag per key, whichever defenses declare it. */
 export function addDefenseFlags(cmd: Command): void {
-  for (const f of DEFENSE_FLAGS) cmd.option(f.syntax, f.help);
+  for (const f of defenseFlags()) cmd.option(f.flag, flagHelp(f));
 }
 
 /** The defense parameter flags as parseDefenseSpec takes them, keyed by flag name. */
 export function defenseFlagValues(flags: Flags): DefenseFlagValues {
   const values: Record<string, string | undefined> = {};
-  for (const f of DEFENSE_FLAGS) values[f.key] = flagText(flags, attributeOf(f.key));
+  for (const f of defenseFlags()) values[f.key] = flagText(flags, attributeOf(f.key));
   return values as DefenseFlagValues;
+}
+
+/** A reporter's line printer: each line on `stream`, nothing with --quiet. */
+export function quietOr(flags: Flags, stream: NodeJS.WritableStream): (text: string) => void {
+  return (text) => {
+    if (flags.quiet !== true) stream.write(`${text}\n`);
+  };
 }

@@ -3,7 +3,8 @@
  * shape checks, tf.tidy around the tensor code, perturb = apply ∘ sideInfo, idempotent dispose.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DefenseSpec, Norm } from './spec.js';
+import type { DefenseSpec } from './definition.js';
+import type { Norm } from './norm.js';
 import type { Defense } from './types.js';
 
 interface DefenseParts {

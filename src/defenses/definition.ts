@@ -1,5 +1,10 @@
+/**
+ * How a defense declares itself: one object per defense (src/defenses/<name>.ts), listed once in
+ * registry.ts. Its parameters drive the `poison eval` / `poison attack` flags, the sweep config's
+ * keys and errors, validation, --help, the CSV columns and the operating axis; nothing else in
+ * src/ is written per defense. Free of TensorFlow.js: the CLI reads it for --help without loading it.
+ */
 import type { NumberRange } from '../util/parse.js';
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the declaration as specified; the defense-table change's file replaces this one
 import type { ArchName } from '../models/types.js';
 import type { Defense, DefenseContext } from './types.js';
 
@@ -18,7 +23,18 @@ export type DefenseParam = {
   | { kind: 'path'; default: null } // a directory; null = the defense's own default
 );
 
-export interface DefenseParseContext { dataset?: string; numClasses?: number }
+export interface DefenseParseContext {
+  dataset?: string;
+  numClasses?: number;
+  /**
+   * The parameter keys the user set (flags or config keys), when parsing them; absent when a
+   * spec is checked on its own (e.g. before create()). Lets check() refuse a parameter that was
+   * given but does not apply, even at its default value.
+   */
+  given?: ReadonlySet<string>;
+  /** The victim's architecture, when known (a defense whose default depends on it). */
+  arch?: ArchName;
+}
 
 /** What prepare() may use: artifacts go beside the victim directory. */
 export interface DefensePrepareContext {

@@ -25,8 +25,7 @@ import { toModelInput } from '../data/convert.js';
 import { Rng } from '../util/rng.js';
 import { defineDefense } from './base.js';
 import { inferenceLogits, inferencePosterior } from './forward.js';
-import type { DefenseSpec as DeclaredSpec } from './definition.js';
-import type { DefenseSpec } from './spec.js';
+import type { DefenseSpec } from './definition.js';
 import type { Defense, DefenseContext } from './types.js';
 
 /**
@@ -245,13 +244,10 @@ interface RedirectionSettings {
   surrogateDir: string;
 }
 
-export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseContext, s: RedirectionSettings): Promise<Defense> {
+export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseContext, s: RedirectionSettings): Promise<Defense> {
   const model = await loadSurrogate(s.surrogateDir, ctx);
   const K = ctx.numClasses;
   const ball = { eps: s.eps, norm: 'l1' as const };
-  // The declared spec is the defense's identity; base.ts still types it as the closed union of
-  // spec.ts until the registry takes declarations (then this cast goes).
-  const asSpec = spec as unknown as DefenseSpec;
   const source = path.resolve(s.surrogateDir);
   const unchanged = s.eps === 0;
   try {
@@ -259,7 +255,7 @@ export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseC
       // Per example, last layer: t = −g(y_i) gives c_i ∝ p_i − y_i up to a positive factor and a
       // per-row constant, and the greedy needs only the order: side information p, c = p − y.
       return defineDefense({
-        spec: asSpec, numClasses: K, ball,
+        spec, numClasses: K, ball,
         // The same key as MAD's closed form with this saved surrogate: the rows are the same softmax(S(x)).
         sideInfoKey: `surrogate-posterior:saved:${source}`,
         sideRowShape: [K],
@@ -298,7 +294,7 @@ export async function createRedirectionDefense(spec: DeclaredSpec, ctx: DefenseC
       releaseC = () => fd.dispose();
     }
     return defineDefense({
-      spec: asSpec, numClasses: K, ball,
+      spec, numClasses: K, ball,
       sideInfoKey: `grad2-c:${s.target}:${s.layers}:${source}`,
       sideRowShape: [K],
       computeSideInfo: computeC,

@@ -1,4 +1,4 @@
-/** The clipped logit shared by reverse sigmoid and random noise. */
+/** The clipped logit shared by reverse sigmoid and random noise, and random noise's release through it. */
 import * as tf from '@tensorflow/tfjs';
 
 /** docs/spec.md's clip bound: y is clipped to [1e-9, 1 − 1e-9] before the logit. */
@@ -14,5 +14,13 @@ export function clippedLogit(y: tf.Tensor): tf.Tensor {
     const low = tf.maximum(y, LOGIT_CLIP);
     const high = tf.maximum(tf.sub(1, y), LOGIT_CLIP);
     return tf.sub(tf.log(low), tf.log(high));
+  });
+}
+
+/** ỹ = σ(logit(y) + δ), renormalised to sum to 1, for a given δ [B, K] (already inside its ball): random noise's release. */
+export function withLogitNoise(y: tf.Tensor2D, delta: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const noisy = tf.sigmoid(tf.add(clippedLogit(y), delta));
+    return tf.div(noisy, tf.sum(noisy, 1, true));
   });
 }

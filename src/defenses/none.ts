@@ -1,9 +1,16 @@
-/** No defense: ỹ = y, bit for bit. */
-import * as tf from '@tensorflow/tfjs';
-import { defineDefense } from './base.js';
-import type { NoneSpec } from './spec.js';
-import type { Defense, DefenseContext } from './types.js';
+/** No defense: ỹ = y, bit for bit. The undefended reference of every sweep and `--defense`'s default. */
+import type { DefenseDefinition } from './definition.js';
 
-export function createNone(spec: NoneSpec, ctx: DefenseContext): Defense {
-  return defineDefense({ spec, numClasses: ctx.numClasses, transform: (y) => tf.clone(y) });
-}
+export const none: DefenseDefinition = {
+  name: 'none',
+  summary: 'ỹ = y (the undefended reference)',
+  params: [],
+  operatingAxis: null,
+  drawsRandomness: () => false,
+  sideInfoIdentity: () => null,
+  async create(spec, ctx) {
+    const tf = await import('@tensorflow/tfjs');
+    const { defineDefense } = await import('./base.js');
+    return defineDefense({ spec, numClasses: ctx.numClasses, transform: (y) => tf.clone(y) });
+  },
+};

@@ -11,8 +11,7 @@ import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import { loadSavedModel } from '../models/io.js';
 import { defineDefense } from './base.js';
 import { inferencePosterior } from './forward.js';
-import type { DefenseSpec as DeclaredSpec } from './definition.js';
-import type { DefenseSpec } from './spec.js';
+import type { DefenseSpec } from './definition.js';
 import type { Defense, DefenseContext } from './types.js';
 
 /**
@@ -64,15 +63,13 @@ async function loadMisinformationModel(dir: string, victim: VictimShape): Promis
 }
 
 export async function createOodBlendDefense(
-  spec: DeclaredSpec,
+  spec: DefenseSpec,
   ctx: DefenseContext,
   settings: { tau: number; nu: number; modelDir: string },
 ): Promise<Defense> {
   const model = await loadMisinformationModel(settings.modelDir, ctx);
   return defineDefense({
-    // The declared spec is the defense's identity; base.ts still types it as the closed union of
-    // spec.ts until the registry takes declarations (then this cast goes).
-    spec: spec as unknown as DefenseSpec,
+    spec,
     numClasses: ctx.numClasses,
     sideInfoKey: `misinformation-posterior:${path.resolve(settings.modelDir)}`,
     sideRowShape: [ctx.numClasses],

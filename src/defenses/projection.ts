@@ -1,6 +1,6 @@
 /** Euclidean projections of each row of a batch onto an L1 or L2 ball around 0. */
 import * as tf from '@tensorflow/tfjs';
-import type { Norm } from './spec.js';
+import type { Norm } from './norm.js';
 
 /**
  * Projection onto {w : ‖w‖₁ ≤ ε} (Duchi et al. 2008, Fig. 1), vectorised over rows: with u the

@@ -8,7 +8,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ArchName } from '../models/types.js';
-import type { DefenseSpec, Norm } from './spec.js';
+import type { DefenseSpec } from './definition.js';
+import type { Norm } from './norm.js';
 import type { Surrogate } from './mad/surrogate.js';
 
 export interface Defense {
@@ -56,7 +57,7 @@ export interface DefenseContext {
    * it must be the one the spec names (checked by id) and the caller disposes it.
    */
   surrogate?: Surrogate;
-  /** The victim's model directory: where prepare() put the defense's artifacts (a trained model beside the victim). */
+  /** The victim's directory, where prepare() put what the defense builds beside the victim. */
   victimDir?: string;
 }
 

@@ -10,7 +10,7 @@ import { RuntimeFailure } from '../errors.js';
 import { initEngine, type BackendName } from '../engine/backend.js';
 import { loadImageSet } from '../data/load.js';
 import { loadSavedModel, type ModelParams } from '../models/io.js';
-import { createDefense } from '../defenses/registry.js';
+import { createDefense } from '../defenses/create.js';
 import { describeDefense, type DefenseSpec } from '../defenses/spec.js';
 import { DEFENSE_STREAMS, type Defense } from '../defenses/types.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -75,6 +75,7 @@ export async function runEval(spec: EvalSpec): Promise<EvalReport> {
       inputShape: [params.input.height, params.input.width, params.input.channels],
       arch: params.arch,
       seed: spec.seed,
+      victimDir: spec.victim,
       // The stream `poison attack` evaluates the defender with: both report the same utility.
       stream: DEFENSE_STREAMS.defenderEval,
     });

@@ -27,7 +27,7 @@ import { CellScheduler } from './run/scheduler.js';
 import { FileGate } from './run/shared-work.js';
 import { shardOf, type Shard } from './plan/shard.js';
 import { claimSweepDir, inspectSweepDir } from './run/sweep-dir.js';
-import { prepareVictim } from './run/victim-stage.js';
+import { prepareDefenses, prepareVictim } from './run/victim-stage.js';
 import { WorkerPool } from './run/worker-pool.js';
 import { promises as fs } from 'node:fs';
 
@@ -103,6 +103,7 @@ export async function sweep(req: SweepRequest): Promise<void> {
     const mine = shardOf(plan.cells, req.shard);
     // Without a cache nothing is shared between cells: no cell need wait for another.
     const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? { ...c, shared: [] } : c));
+    await prepareDefenses(plan, todo, log);
     const workers = Math.min(req.jobs, Math.max(1, todo.length));
     const shardText = req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
     log(

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datasetInfo } from '../../src/data/catalog.js';
 import type { DefenseSpec } from '../../src/defenses/spec.js';
+import { operatingAxis } from '../../src/defenses/params.js';
 import { writeJsonAtomic } from '../../src/util/atomic.js';
 import { reserveOutputDir } from '../../src/util/outdir.js';
 import { installedVersion } from '../../src/util/package-info.js';
@@ -82,25 +83,29 @@ interface DefenseEffect {
   keepsTop1: boolean;
 }
 
+/** Effects shaped like the paper's trends, for the defenses the fake knows by name. */
+const EFFECTS: Record<string, (d: Record<string, number>, numClasses: number) => DefenseEffect> = {
+  none: () => ({ strength: 0, accuracyDrop: 0, l1: 0, keepsTop1: true }),
+  mad: (d) => ({ strength: d.eps! / (d.eps! + 0.6), accuracyDrop: d.eps! > 0.8 ? Math.min(0.8, (d.eps! - 0.8) * 0.6) : 0.004 * d.eps!, l1: Math.min(d.eps!, 1.6) * 0.95, keepsTop1: false }),
+  'mad-argmax': (d) => ({ strength: (0.8 * d.eps!) / (d.eps! + 0.6), accuracyDrop: 0, l1: Math.min(d.eps!, 1) * 0.9, keepsTop1: true }),
+  'reverse-sigmoid': (d) => ({ strength: 0.7 * d.beta!, accuracyDrop: 0.03 * d.beta!, l1: 1.5 * d.beta!, keepsTop1: false }),
+  'random-noise': (d) => ({ strength: d.epsZ! / (d.epsZ! + 3), accuracyDrop: 0.02 * d.epsZ!, l1: Math.min(1.8, 0.3 * d.epsZ!), keepsTop1: false }),
+  'top-k': (d, K) => ({ strength: (0.15 * (K - d.k!)) / K, accuracyDrop: 0, l1: (0.02 * (K - d.k!)) / K, keepsTop1: true }),
+  argmax: () => ({ strength: 0.15, accuracyDrop: 0, l1: 0.02, keepsTop1: true }),
+  rounding: (d) => ({ strength: 0.1 / (d.decimals! + 1), accuracyDrop: 0, l1: 0.5 * 10 ** -d.decimals!, keepsTop1: true }),
+};
+
+/**
+ * A defense the fake does not know by name (a new one, an extension's) gets an effect from its
+ * declaration alone: growing with its operating point's value, so its plot line still moves.
+ */
 function defenseEffect(d: DefenseSpec, numClasses: number): DefenseEffect {
-  switch (d.name) {
-    case 'none':
-      return { strength: 0, accuracyDrop: 0, l1: 0, keepsTop1: true };
-    case 'mad':
-      return { strength: d.eps / (d.eps + 0.6), accuracyDrop: d.eps > 0.8 ? Math.min(0.8, (d.eps - 0.8) * 0.6) : 0.004 * d.eps, l1: Math.min(d.eps, 1.6) * 0.95, keepsTop1: false };
-    case 'mad-argmax':
-      return { strength: (0.8 * d.eps) / (d.eps + 0.6), accuracyDrop: 0, l1: Math.min(d.eps, 1) * 0.9, keepsTop1: true };
-    case 'reverse-sigmoid':
-      return { strength: 0.7 * d.beta, accuracyDrop: 0.03 * d.beta, l1: 1.5 * d.beta, keepsTop1: false };
-    case 'random-noise':
-      return { strength: d.epsZ / (d.epsZ + 3), accuracyDrop: 0.02 * d.epsZ, l1: Math.min(1.8, 0.3 * d.epsZ), keepsTop1: false };
-    case 'top-k':
-      return { strength: (0.15 * (numClasses - d.k)) / numClasses, accuracyDrop: 0, l1: (0.02 * (numClasses - d.k)) / numClasses, keepsTop1: true };
-    case 'argmax':
-      return { strength: 0.15, accuracyDrop: 0, l1: 0.02, keepsTop1: true };
-    case 'rounding':
-      return { strength: 0.1 / (d.decimals + 1), accuracyDrop: 0, l1: 0.5 * 10 ** -d.decimals, keepsTop1: true };
-  }
+  const numbers = Object.fromEntries(Object.entries(d).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  const known = EFFECTS[d.name];
+  if (known) return known(numbers, numClasses);
+  const axis = operatingAxis(d.name);
+  const v = axis ? Math.abs(Number(d[axis.field])) : 1;
+  return { strength: v / (v + 1), accuracyDrop: 0.01 * Math.min(v, 1), l1: Math.min(1.5, 0.5 * v), keepsTop1: false };
 }
 
 function distortion(l1: number, count: number, changed: number): Distortion {

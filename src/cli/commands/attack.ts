@@ -11,11 +11,12 @@ import type { DatasetName, Split } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
-import { DEFENSE_NAMES, defenseSlug } from '../../defenses/spec.js';
+import { addDefenseFlags, defenseFlagValues, flagText, quietOr, type Flags } from '../flags.js';
+import { defenseSlug } from '../../defenses/spec.js';
+import { defenseNames, UNDEFENDED } from '../../defenses/registry.js';
 import { defaultQueryPool, describeDefaultQueryPools } from '../../data/catalog.js';
 import { DEFAULT_VICTIM_DIR } from './train.js';
-import { jacobianSettingsOf, LABEL_MODES, seedSetShortfall, type JacobianSettings } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf, LABEL_MODES, seedSetShortfall, type AttackSettings, type JacobianSettings } from '../../attacks/names.js';
 import type { AttackParam } from '../../attacks/params.js';
 import { attackDefinition, attackNames, attackParamTable } from '../../attacks/registry.js';
 import type { AttackDefinition } from '../../attacks/types.js';
@@ -46,13 +47,16 @@ function paramValue(param: AttackParam, raw: string | undefined): number | strin
 
 /**
  * The attack's settings bags from its declared parameters: the Jacobian rounds' (reference
- * defaults for what it does not declare) and the query pool's, keyed by parameter.
+ * defaults for what it does not declare), the query pool's and the attack's own, keyed by parameter.
  */
-function settingsBags(attack: AttackDefinition, flags: Flags): { jacobian: JacobianSettings; pool: Record<string, number | string | null | undefined> } {
+function settingsBags(
+  attack: AttackDefinition,
+  flags: Flags,
+): { jacobian: JacobianSettings; pool: Record<string, number | string | null | undefined>; settings: AttackSettings } {
   const values: Record<string, number | string | null | undefined> = {};
   for (const param of attack.params) values[param.key] = paramValue(param, flagText(flags, param.key));
   const pool = Object.fromEntries(attack.params.filter((p) => p.bag === 'pool').map((p) => [p.key, values[p.key]]));
-  return { jacobian: jacobianSettingsOf(attack.params, values), pool };
+  return { jacobian: jacobianSettingsOf(attack.params, values), pool, settings: attackSettingsOf(attack.params, values) };
 }
 
 /** Flags that belong to other attacks are refused, not silently ignored. */
@@ -72,7 +76,7 @@ export function registerAttack(program: Command): void {
     .option('--attack <name>', `attack (${attackNames().join(', ')})`, attackNames()[0])
     .option('--budget <list>', 'query budget(s), comma-separated: a fresh attacker per budget on the first B queries', '10000')
     .option('--label-mode <mode>', `train on the released posteriors or only their top-1 (${LABEL_MODES.join(', ')})`, 'probs')
-    .option('--defense <name>', `defense of the black box (${DEFENSE_NAMES.join(', ')})`, 'none');
+    .option('--defense <name>', `defense of the black box (${defenseNames().join(', ')})`, UNDEFENDED);
   addDefenseFlags(cmd);
   cmd
     .option('--queryset-dir <dir>', "attacks that draw from a query pool: folder holding the pool's files");
@@ -104,6 +108,8 @@ Output (--out, written atomically: a killed run leaves only an ignored .<name>.t
                        resolved config, provenance and timings (eval, query, train)
   budget-<B>/          the attacker trained on the first B queries: model.json, weights.bin,
                        params.json (kind 'attacker'), train-log.csv (one row per epoch)
+  policy.svg           attacks that pick pool classes by a policy: π per class over the
+                       queries and the queries per class (result.json's queryPolicy)
 A non-adaptive attack's transfer set and the victim's test posteriors are cached under --cache-dir, so
 another defense on the same (victim, pool, budget, seed) does not run the victim again.
 
@@ -118,7 +124,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const budgets = parseNumberList('--budget', flagText(flags, 'budget') ?? '', { integer: true, min: 1 });
       const sortedBudgets = [...new Set(budgets)].sort((a, b) => a - b);
       if (sortedBudgets.length !== budgets.length) throw new UsageError(`--budget lists a value twice: ${flagText(flags, 'budget')}`);
-      const { jacobian, pool: poolSettings } = settingsBags(definition, flags);
+      const { jacobian, pool: poolSettings, settings } = settingsBags(definition, flags);
       // Checked here too, before TensorFlow.js and the victim load: the same rule, the same words.
       const shortfall = definition.queries === 'seed-set' ? seedSetShortfall(sortedBudgets[0]!, jacobian.seedSize) : null;
       if (shortfall !== null) throw new UsageError(shortfall);
@@ -146,11 +152,14 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const defense = parseDefenseSpec(flagText(flags, 'defense'), defenseValues, {
         dataset: victimParams.dataset,
         numClasses: victimParams.numClasses,
+        arch: victimParams.arch,
       });
-      const limit = definition.victimLimit?.(jacobian, victimParams.numClasses) ?? null;
+      const limit = definition.victimLimit?.(jacobian, victimParams.numClasses, settings) ?? null;
       if (limit !== null) {
-        const flag = definition.params.find((p) => p.key === limit.key)?.flag.split(' ')[0] ?? limit.key;
-        throw new UsageError(`${flag} must be ${limit.expected}, got ${limit.got}`);
+        const flagOf = (key: string): string => definition.params.find((p) => p.key === key)?.flag.split(' ')[0] ?? key;
+        // The limit names other parameters by key (sweep config words); the command line says their flags.
+        const expected = definition.params.reduce((text, p) => text.replace(new RegExp(`\\b${p.key}\\b`, 'g'), flagOf(p.key)), limit.expected);
+        throw new UsageError(`${flagOf(limit.key)} must be ${expected}, got ${limit.got}`);
       }
       const attackerTraining = attackerTrainingFromFlags(flags, attackerArch ?? victimParams.arch, attack);
       const spec: AttackSpec = {
@@ -163,6 +172,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         querysetSplit,
         querysetDir: flagText(flags, 'querysetDir'),
         jacobian,
+        settings,
         attackerArch,
         trainingPreset: attackerTraining.preset,
         training: attackerTraining.training,
@@ -177,6 +187,9 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         backend: backendRaw === undefined ? undefined : parseChoice('--backend', backendRaw, BACKEND_NAMES),
         quiet: flags.quiet === true,
       };
+      const { prepareDefense } = await import('../../defenses/create.js');
+      // What the defense builds beside the victim (most build nothing), before the run creates it.
+      await prepareDefense(defense, { victimDir: victim, seed, reporter: { line: quietOr(flags, process.stderr) } });
       const { runAttack } = await import('../../attack-run/run.js');
       const result = await runAttack(spec);
       for (const run of result.runs) {

@@ -8,8 +8,9 @@ import type { Command } from 'commander';
 import { parseChoice, parseNumber, parseOptionalNumber } from '../../util/parse.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { addDefenseFlags, defenseFlagValues, flagText, type Flags } from '../flags.js';
-import { DEFENSE_NAMES, defenseSlug } from '../../defenses/spec.js';
+import { addDefenseFlags, defenseFlagValues, flagText, quietOr, type Flags } from '../flags.js';
+import { defenseSlug } from '../../defenses/spec.js';
+import { defenseNames, UNDEFENDED } from '../../defenses/registry.js';
 
 
 export function registerEval(program: Command): void {
@@ -19,7 +20,7 @@ export function registerEval(program: Command): void {
       "defender utility of a defense on the victim's test set: accuracy with and without it, L1/L2/KL distortion, top-1 changes, invariant checks, speed",
     )
     .requiredOption('--victim <dir>', 'victim model directory written by `poison train`')
-    .option('--defense <name>', `defense (${DEFENSE_NAMES.join(', ')})`, 'none');
+    .option('--defense <name>', `defense (${defenseNames().join(', ')})`, UNDEFENDED);
   addDefenseFlags(cmd);
   cmd
     .option('--seed <n>', 'seed of the defense (noise, random vertices, the random surrogate)', '1')
@@ -47,8 +48,12 @@ export function registerEval(program: Command): void {
       const defense = parseDefenseSpec(defenseName, defenseValues, {
         dataset: params.dataset,
         numClasses: params.numClasses,
+        arch: params.arch,
       });
       const out = flagText(flags, 'out') ?? path.join('results', 'eval', `${path.basename(path.resolve(victim))}-${defenseSlug(defense)}-s${seed}`);
+      const { prepareDefense } = await import('../../defenses/create.js');
+      // What the defense builds beside the victim (most build nothing), before the evaluation creates it.
+      await prepareDefense(defense, { victimDir: victim, seed, reporter: { line: quietOr(flags, process.stderr) } });
       const { runEval, EVAL_FILE } = await import('../../eval/run.js');
       const { formatEvalTable } = await import('../../eval/format.js');
       const report = await runEval({

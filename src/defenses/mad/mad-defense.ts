@@ -16,7 +16,7 @@ import { closedFormScorer, gramScorer, identityScorer, type VertexScorer } from 
 import { stepTowards } from './mad-step.js';
 import { defenseRng } from '../stream.js';
 import { Surrogate } from './surrogate.js';
-import type { MadSpec } from '../spec.js';
+import type { MadSpec } from './mad-family.js';
 import type { Defense, DefenseContext } from '../types.js';
 
 export interface MadOracle {

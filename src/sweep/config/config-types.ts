@@ -6,7 +6,7 @@ import type { Node } from 'yaml';
 import type { DatasetName } from '../../data/types.js';
 import type { ArchName } from '../../models/types.js';
 import type { BackendName } from '../../engine/backend-names.js';
-import type { DefenseName, DefenseSpec } from '../../defenses/spec.js';
+import type { DefenseSpec } from '../../defenses/spec.js';
 import type { TrainingPreset } from '../../train/defaults.js';
 import type { TrainSettings } from '../../train/loop.js';
 
@@ -51,7 +51,7 @@ export interface AttackEntry {
 
 /** One defense with its grid: each parameter a non-empty list of values (a scalar is a list of one). */
 export interface DefenseEntry {
-  name: DefenseName;
+  name: string;
   /** Config key → values, as written (keys of the defense library: eps, ydist, beta, noise-eps, …). */
   grid: Record<string, ParamValue[]>;
   /** Every combination of the grid, resolved and validated by the defense library (defaults filled in). */

@@ -12,10 +12,10 @@ import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { attackNames, attackParams, type AttackName } from './attack-catalog.js';
-import { jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { DEFENSE_NAMES, defenseKeys, isDefenseName, keyHelp, type DefenseName } from './defense-catalog.js';
+import { defenseKeys, defenseNames, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
 import { defaultValue, expectedText, readParamValue } from './param-schema.js';
 import { configError } from './problems.js';
 import { describe, parseYaml, suggestion, type MapView, type YamlReader } from './yaml-reader.js';
@@ -334,7 +334,7 @@ function readScalarParams(
 // defenses
 
 function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetName | null): DefenseEntry[] | undefined {
-  const m = reader.map(node, 'defenses', `a mapping from defense names (${DEFENSE_NAMES.join(', ')}) to their parameters`);
+  const m = reader.map(node, 'defenses', `a mapping from defense names (${defenseNames().join(', ')}) to their parameters`);
   if (!m) return undefined;
   const names = m.keys();
   if (names.length === 0) {
@@ -346,7 +346,7 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
   for (const name of names) {
     const valueNode = m.get(name);
     if (!isDefenseName(name)) {
-      reader.report(m.keyNode(name), m.child(name), `a defense: one of ${DEFENSE_NAMES.join(', ')}`, `'${name}'${suggestion(name, DEFENSE_NAMES)}`);
+      reader.report(m.keyNode(name), m.child(name), `a defense: one of ${defenseNames().join(', ')}`, `'${name}'${suggestion(name, defenseNames())}`);
       failed = true;
       continue;
     }
@@ -357,12 +357,12 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
   m.finish();
   if (failed) return undefined;
   // The undefended reference is part of every sweep: amplification, plots and the summary need it.
-  if (!out.some((d) => d.name === 'none')) out.unshift({ name: 'none', grid: {}, points: [{ name: 'none' }] });
+  if (!out.some((d) => d.name === UNDEFENDED)) out.unshift({ name: UNDEFENDED, grid: {}, points: [parseDefenseSpec(UNDEFENDED, {})] });
   return out;
 }
 
 /** One defense's grid: each key a value or a list, every combination checked by the defense library. */
-function readDefense(reader: YamlReader, name: DefenseName, node: Node | null, p: string, dataset: DatasetName | null): DefenseEntry | undefined {
+function readDefense(reader: YamlReader, name: string, node: Node | null, p: string, dataset: DatasetName | null): DefenseEntry | undefined {
   const keys = defenseKeys(name);
   const empty = node === null || (isScalar(node) && node.value === null);
   const pm = empty
@@ -377,7 +377,7 @@ function readDefense(reader: YamlReader, name: DefenseName, node: Node | null, p
     if (v === undefined) continue;
     const values = reader.grid(v, `${p}.${key}`, (n, path) => {
       if (isScalar(n) && (typeof n.value === 'number' || typeof n.value === 'string')) return n.value;
-      reader.report(n, path, `${keyHelp(key)}: a number or a word`);
+      reader.report(n, path, `${keyHelp(name, key)}: a number or a word`);
       return undefined;
     });
     if (!values) {
@@ -415,9 +415,9 @@ function readDefense(reader: YamlReader, name: DefenseName, node: Node | null, p
         const index = varied && varied.key === flag ? varied.index : 0;
         const at = itemNodes[flag]?.[index] ?? null;
         const path = (grid[flag]?.length ?? 0) > 1 || isSeq(pm?.get(flag)) ? `${p}.${flag}[${index}]` : `${p}.${flag}`;
-        reportOnce(`${flag}[${index}]`, at, path, keyHelp(flag), `${describe(at)} (${err.message})`);
+        reportOnce(`${flag}[${index}]`, at, path, keyHelp(name, flag), `${describe(at)} (${err.message})`);
       } else if (flag !== undefined && keys.includes(flag)) {
-        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${flag}' (${keyHelp(flag)})`, 'no such key');
+        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${flag}' (${keyHelp(name, flag)})`, 'no such key');
       } else {
         reportOnce('*', pm?.node ?? node, p, `valid ${name} parameters`, err.message);
       }
@@ -476,7 +476,7 @@ function checkAttackLimits(reader: YamlReader, attacks: AttackEntry[], nodes: (N
   const numClasses = datasetInfo(dataset).numClasses;
   for (const attack of attacks) {
     const definition = attackDefinition(attack.name);
-    const limit = definition.victimLimit?.(jacobianSettingsOf(definition.params, attack.params), numClasses) ?? null;
+    const limit = definition.victimLimit?.(jacobianSettingsOf(definition.params, attack.params), numClasses, attackSettingsOf(definition.params, attack.params)) ?? null;
     if (limit !== null) {
       const m = reader.deref(nodes[attack.index]);
       const at = isMap(m) ? (m.get(limit.key, true) as Node | undefined) ?? m : m;

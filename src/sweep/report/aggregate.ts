@@ -4,6 +4,7 @@
  * over those it has; its `seeds` says how many.
  */
 import type { SweepRow } from './rows.js';
+import { UNDEFENDED } from '../config/defense-catalog.js';
 
 export interface OperatingPoint {
   /** The defense's line (name, plus parameters that vary besides the axis). */
@@ -54,7 +55,7 @@ export function aggregate(rows: readonly SweepRow[], numClasses: number): Attack
     const points: OperatingPoint[] = [];
     for (const members of bySeries.values()) {
       const point = meanPoint(members);
-      if (point.defense === 'none') undefended = point;
+      if (point.defense === UNDEFENDED) undefended = point;
       else points.push(point);
     }
     points.sort((a, b) => (a.series < b.series ? -1 : a.series > b.series ? 1 : (a.axisValue ?? 0) - (b.axisValue ?? 0)));

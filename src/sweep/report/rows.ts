@@ -8,7 +8,7 @@
 import type { Cell } from '../plan/cell.js';
 import type { CellRecord } from '../run/cell-record.js';
 import type { DefenseEntry } from '../config/config-types.js';
-import { operatingAxis, specField } from '../config/defense-catalog.js';
+import { operatingAxis, specField, UNDEFENDED } from '../config/defense-catalog.js';
 import { canonicalJson } from '../plan/canonical-json.js';
 
 export interface SweepRow {
@@ -37,7 +37,7 @@ export function buildRows(
   const baselines = new Map<string, number>();
   for (const c of cells) {
     const r = records.get(c.id);
-    if (r && c.settings.defense.name === 'none') baselines.set(baselineKey(c), r.metrics.attacker.accuracy);
+    if (r && c.settings.defense.name === UNDEFENDED) baselines.set(baselineKey(c), r.metrics.attacker.accuracy);
   }
   const rows: SweepRow[] = [];
   for (const cell of cells) {
@@ -47,11 +47,10 @@ export function buildRows(
     const defenseIndex = defenses.findIndex((d) => d.name === spec.name);
     const entry = defenses[defenseIndex];
     const axis = operatingAxis(spec.name);
-    const fields = spec as unknown as Record<string, unknown>;
     const varying = entry
       ? Object.entries(entry.grid)
           .filter(([key, values]) => values.length > 1 && key !== axis?.key)
-          .map(([key]) => `${key}=${String(fields[specField(key)])}`)
+          .map(([key]) => `${key}=${String(spec[specField(spec.name, key)])}`)
       : [];
     const base = baselines.get(baselineKey(cell));
     const acc = record.metrics.attacker.accuracy;
@@ -62,7 +61,7 @@ export function buildRows(
       defenseIndex,
       series: varying.length > 0 ? `${spec.name} (${varying.join(', ')})` : spec.name,
       axisKey: axis?.key ?? null,
-      axisValue: axis ? Number(fields[axis.field]) : null,
+      axisValue: axis ? Number(spec[axis.field]) : null,
       amplification: base === undefined || base >= 1 ? null : (1 - acc) / (1 - base),
     });
   }

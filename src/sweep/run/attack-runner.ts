@@ -6,7 +6,7 @@
  * victim once; the scheduler makes sure one cell builds each set while the others wait.
  */
 import * as path from 'node:path';
-import { jacobianSettingsOf, type LabelMode } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf, type LabelMode } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import type { DatasetName, Split } from '../../data/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
@@ -92,7 +92,8 @@ export function distortionOf(r: QueryStatsReport): Distortion {
 export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendName | null): AttackSpec {
   const s = cell.settings;
   const a = s.attack;
-  const jacobian = jacobianSettingsOf(attackDefinition(a.name).params, a);
+  const params = attackDefinition(a.name).params;
+  const jacobian = jacobianSettingsOf(params, a);
   const queryset = typeof a.queryset === 'string' ? (a.queryset as DatasetName) : undefined;
   return {
     victim: context.victimDir,
@@ -104,6 +105,7 @@ export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendNa
     querysetSplit: (typeof a.querysetSplit === 'string' ? a.querysetSplit : 'train') as Split,
     querysetDir: queryset ? context.dataDirs[queryset] : undefined,
     jacobian,
+    settings: attackSettingsOf(params, a),
     attackerArch: s.attacker.arch,
     trainingPreset: s.attacker.preset ?? 'paper',
     training: {

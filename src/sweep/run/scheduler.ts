@@ -6,6 +6,7 @@
  */
 import type { Cell } from '../plan/cell.js';
 import type { SharedWorkGate } from './shared-work.js';
+import { UNDEFENDED } from '../config/defense-catalog.js';
 
 export class CellScheduler {
   private pending: Cell[];
@@ -107,7 +108,7 @@ export function orderForSharing(cells: readonly Cell[]): Cell[] {
   const rank = (c: Cell, i: number): [number, number, number] => {
     const k = c.shared[0];
     if (k === undefined) return [i, 0, i];
-    return [firstSeen.get(k)!, c.settings.defense.name === 'none' ? 0 : c.shared.length, i];
+    return [firstSeen.get(k)!, c.settings.defense.name === UNDEFENDED ? 0 : c.shared.length, i];
   };
   return cells
     .map((c, i) => ({ c, r: rank(c, i) }))
