@@ -298,6 +298,6 @@ test('the distilled surrogate: seeded, written beside the victim, found by prepa
   await grad2.prepare!(spec(0.5, 'all-ones', 'auto', null), { victimDir, seed: 9 });
   assert.equal((await fs.stat(path.join(target, WEIGHTS_FILE))).mtimeMs, stamp);
   const defense = await grad2.create(spec(0.5, 'all-ones', 'auto', null), ctx);
-  assert.match(defense.sideInfoKey ?? '', /grad2-surrogate$/);
+  assert.match(defense.sideInfoKey ?? '', /distilled-surrogate$/);
   defense.dispose();
 });

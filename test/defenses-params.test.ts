@@ -120,7 +120,7 @@ test('every defense parameter belongs to at least one defense, and every defense
   for (const name of defenseNames()) {
     const flags: Record<string, string> = {};
     for (const f of defenseDefinition(name).params) {
-      if (['eps', 'noise-eps', 'beta'].includes(f.key)) flags[f.key] = '0.5';
+      if (['eps', 'noise-eps', 'beta', 'am-tau'].includes(f.key)) flags[f.key] = '0.5';
       if (f.key === 'k' || f.key === 'decimals') flags[f.key] = '2';
     }
     const spec = parseDefenseSpec(name, flags);
@@ -147,8 +147,9 @@ test('descriptions, slugs and flag help derived from the declarations read as th
     assert.equal(defenseSlug(spec), slug);
   }
   const help = new Map(defenseFlags().map((f) => [f.key, flagHelp(f)]));
-  assert.deepEqual([...help.keys()], ['k', 'decimals', 'beta', 'gamma', 'noise-eps', 'noise-norm', 'noise-dist', 'eps', 'ydist', 'jacobian', 'ablation', 'surrogate']);
-  assert.equal(help.get('eps'), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5)');
+  assert.deepEqual([...help.keys()], ['k', 'decimals', 'beta', 'gamma', 'noise-eps', 'noise-norm', 'noise-dist', 'eps', 'ydist', 'jacobian', 'ablation', 'surrogate',
+    'am-tau', 'am-nu', 'misinformation', 'grad2-target', 'grad2-layers', 'grad2-surrogate']);
+  assert.equal(help.get('eps'), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5); grad2: L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y (default 0.5)');
   assert.equal(help.get('k'), 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)');
   assert.equal(help.get('gamma'), 'reverse-sigmoid: γ > 0 (default per dataset: mnist 0.2, fashion-mnist 0.4, cifar10 0.1, others 0.2)');
   assert.equal(help.get('noise-norm'), 'random-noise: ball of the noise, l1 | l2 (default l1)');
@@ -166,7 +167,7 @@ test("docs/sweep-config.md's defense table lists every defense with its declared
       const shown = p.kind === 'choice' ? `\`${p.key}\` (\`${p.default}\`)` : typeof p.default === 'number' ? `\`${p.key}\` (${p.default})` : p.default === undefined ? `\`${p.key}\` (required` : `\`${p.key}\` (`;
       assert.ok(keys.includes(shown), `${name}: ${shown} in ${keys}`);
     }
-    assert.equal(keys.match(/`[a-z-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
+    assert.equal(keys.match(/`[a-z0-9-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
     assert.ok(axis.startsWith(definition.operatingAxis === null ? '—' : `\`${definition.operatingAxis}\``), `${name}'s operating point: ${axis}`);
   }
 });

@@ -83,7 +83,7 @@ export const grad2: DefenseDefinition = {
       key: 'grad2-surrogate',
       field: 'grad2Surrogate',
       flag: '--grad2-surrogate <dir>',
-      help: 'saved surrogate model (default: <victim>/grad2-surrogate, distilled there from the victim on its default query pool on first use)',
+      help: 'saved surrogate model (default: <victim>/distilled-surrogate, distilled there from the victim on its default query pool on first use)',
       kind: 'path',
       default: null,
     },
@@ -142,6 +142,6 @@ export const grad2: DefenseDefinition = {
       }
     }
     const { createRedirectionDefense } = await import('./gradient-redirection.js');
-    return createRedirectionDefense(spec, ctx, { eps: numberField(spec, 'eps'), target: targetOf(spec), layers: layersOf(spec), surrogateDir });
+    return createRedirectionDefense(spec, ctx, { eps: numberField(spec, 'eps'), target: targetOf(spec), layers: layersOf(spec), surrogateDir, surrogateFlag: '--grad2-surrogate', keyPrefix: spec.name });
   },
 };

@@ -12,7 +12,7 @@
  *     δ is fixed once per surrogate and target so that max |Δlogit| ≈ 1e-2 on a seeded probe batch:
  *     the same δ for every query, so c never depends on which images share a batch.
  *   - last layer only (z = Wh + b, closed form): c_ik = a_ik − p_iᵀa_i with a_i = T_W h_i + t_b.
- *     WATERMARK: a_i = (h_wᵀh_i + 1)(e_w − p_w). MIN-IP: see redirect targets in grad2.ts (side
+ *     WATERMARK: a_i = (h_wᵀh_i + 1)(e_w − p_w). MIN-IP: see the defense's declaration (side
  *     information p, c = p − y in apply).
  */
 import * as path from 'node:path';
@@ -212,13 +212,13 @@ async function watermarkImage(victimDir: string): Promise<{ image: tf.Tensor4D; 
   return { image: toModelInput(test, { start: index, end: index + 1 }, params.input), label, index };
 }
 
-async function loadSurrogate(dir: string, ctx: DefenseContext): Promise<tf.LayersModel> {
+async function loadSurrogate(dir: string, flag: string, ctx: DefenseContext): Promise<tf.LayersModel> {
   let loaded: Awaited<ReturnType<typeof loadSavedModel>>;
   try {
     loaded = await loadSavedModel(dir);
   } catch (err) {
     if (isPoisonError(err)) {
-      const message = `--grad2-surrogate: ${err.message}`;
+      const message = `${flag}: ${err.message}`;
       throw err.exitCode === 2 ? new UsageError(message) : new RuntimeFailure(message);
     }
     throw err;
@@ -229,7 +229,7 @@ async function loadSurrogate(dir: string, ctx: DefenseContext): Promise<tf.Layer
   if (height !== h || width !== w || channels !== c || params.numClasses !== ctx.numClasses) {
     model.dispose();
     throw new UsageError(
-      `--grad2-surrogate ${dir} takes ${height}×${width}×${channels} inputs with ${params.numClasses} classes, ` +
+      `${flag} ${dir} takes ${height}×${width}×${channels} inputs with ${params.numClasses} classes, ` +
         `the victim ${h}×${w}×${c} with ${ctx.numClasses}: they must match`,
     );
   }
@@ -242,10 +242,14 @@ interface RedirectionSettings {
   /** Resolved: min-ip is always 'last'. */
   layers: 'all' | 'last';
   surrogateDir: string;
+  /** The flag that names the surrogate, for error messages. */
+  surrogateFlag: string;
+  /** Prefix of the side-information key (the defense's name). */
+  keyPrefix: string;
 }
 
 export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseContext, s: RedirectionSettings): Promise<Defense> {
-  const model = await loadSurrogate(s.surrogateDir, ctx);
+  const model = await loadSurrogate(s.surrogateDir, s.surrogateFlag, ctx);
   const K = ctx.numClasses;
   const ball = { eps: s.eps, norm: 'l1' as const };
   const source = path.resolve(s.surrogateDir);
@@ -295,7 +299,7 @@ export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseCo
     }
     return defineDefense({
       spec, numClasses: K, ball,
-      sideInfoKey: `grad2-c:${s.target}:${s.layers}:${source}`,
+      sideInfoKey: `${s.keyPrefix}-c:${s.target}:${s.layers}:${source}`,
       sideRowShape: [K],
       computeSideInfo: computeC,
       transform: (y, c) => (unchanged ? tf.clone(y) : redirect(y, c as tf.Tensor2D, s.eps)),

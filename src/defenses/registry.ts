@@ -13,8 +13,10 @@ import { reverseSigmoid } from './reverse-sigmoid.js';
 import { randomNoise } from './random-noise.js';
 import { mad } from './mad/mad.js';
 import { madArgmax } from './mad/mad-argmax.js';
+import { adaptiveMisinformation } from './adaptive-misinformation.js';
+import { grad2 } from './grad2.js';
 
-const DEFENSES: DefenseDefinition[] = [none, topK, argmax, rounding, reverseSigmoid, randomNoise, mad, madArgmax];
+const DEFENSES: DefenseDefinition[] = [none, topK, argmax, rounding, reverseSigmoid, randomNoise, mad, madArgmax, adaptiveMisinformation, grad2];
 
 /**
  * The undefended reference: `--defense`'s default, the baseline of error amplification, and a

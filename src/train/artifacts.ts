@@ -15,7 +15,7 @@ export function misinformationDirOf(victimDir: string): string {
 
 /** GRAD²'s surrogate, distilled from the victim on its default query pool. */
 export function distilledSurrogateDirOf(victimDir: string): string {
-  return path.join(victimDir, 'grad2-surrogate');
+  return path.join(victimDir, 'distilled-surrogate');
 }
 
 /**
