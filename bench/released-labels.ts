@@ -13,7 +13,8 @@
  */
 import path from 'node:path';
 import { initEngine } from '../src/engine/backend.js';
-import { loadSavedModel, readParams, WEIGHTS_FILE } from '../src/models/io.js';
+import { loadSavedModel, readParams } from '../src/models/io.js';
+import { WEIGHTS_FILE } from '../src/models/files.js';
 import { loadImageSet, parseDatasetName, parseSplit } from '../src/data/index.js';
 import { createDefense } from '../src/defenses/create.js';
 import { DEFENSE_STREAMS } from '../src/defenses/types.js';

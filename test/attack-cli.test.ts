@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trainVictim } from '../src/train/victim.js';
 import { buildModel } from '../src/models/registry.js';
-import { PARAMS_FILE, saveModel, type ModelParams } from '../src/models/io.js';
+import { saveModel, type ModelParams } from '../src/models/io.js';
+import { PARAMS_FILE } from '../src/models/files.js';
 import { Rng } from '../src/util/rng.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/poison');

@@ -84,12 +84,16 @@ test('poison eval: defended and undefended accuracy, distortion and invariants o
   assert.equal(plain.results.epsBallViolations, null);
 });
 
-test('poison eval --help never loads TensorFlow.js', () => {
+test('--help of every command never loads TensorFlow.js (every registered declaration is read)', () => {
   const preload = path.join(REPO_ROOT, 'test', 'helpers', 'no-tfjs.cjs');
   const r = runCli(['eval', '--help'], { nodeArgs: ['--require', preload] });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /--noise-eps/);
   assert.match(r.stdout, /--jacobian/);
+  for (const command of ['attack', 'train', 'sweep', 'data']) {
+    const help = runCli([command, '--help'], { nodeArgs: ['--require', preload] });
+    assert.equal(help.status, 0, `${command} --help: ${help.stderr}`);
+  }
 });
 
 test('bad input to poison eval: one line on stderr, the right exit code, nothing written', async () => {

@@ -13,7 +13,8 @@ import { initEngine } from '../src/engine/backend.js';
 import { trainVictim } from '../src/train/victim.js';
 import { misinformationDefaults, misinformationLoss, trainMisinformation } from '../src/train/misinformation.js';
 import { misinformationDirOf } from '../src/train/artifacts.js';
-import { MODEL_FILE, PARAMS_FILE, readParams, WEIGHTS_FILE } from '../src/models/io.js';
+import { readParams } from '../src/models/io.js';
+import { MODEL_FILE, PARAMS_FILE, WEIGHTS_FILE } from '../src/models/files.js';
 import { adaptiveMisinformation } from '../src/defenses/adaptive-misinformation.js';
 import { runCli } from './helpers/cli.js';
 

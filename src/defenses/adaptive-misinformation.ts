@@ -7,9 +7,8 @@
  * tensor code is in ood-blend.ts and src/train/misinformation.ts, loaded only when used.
  */
 import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { PARAMS_FILE } from '../models/io.js';
+import { hasSavedModel } from '../models/files.js';
 import { misinformationDirOf } from '../train/artifacts.js';
 import { checkDeclaredRanges, numberField, pathField } from './declared-ranges.js';
 import type { DefenseDefinition, DefenseSpec } from './definition.js';
@@ -25,15 +24,6 @@ function modelDirOf(spec: DefenseSpec, victimDir: string | undefined): string {
     throw new UsageError('adaptive-misinformation needs --misinformation <dir> when the victim directory is not known');
   }
   return misinformationDirOf(victimDir);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export const adaptiveMisinformation: DefenseDefinition = {
@@ -85,7 +75,7 @@ export const adaptiveMisinformation: DefenseDefinition = {
   async prepare(spec, ctx) {
     if (pathField(spec, 'misinformation') !== null) return;
     const out = misinformationDirOf(ctx.victimDir);
-    if (await exists(path.join(out, PARAMS_FILE))) return;
+    if (await hasSavedModel(out)) return;
     const { readParams } = await import('../models/io.js');
     const { misinformationDefaults, trainMisinformation } = await import('../train/misinformation.js');
     const victim = await readParams(ctx.victimDir);
@@ -99,7 +89,7 @@ export const adaptiveMisinformation: DefenseDefinition = {
   async create(spec, ctx) {
     checkDeclaredRanges(adaptiveMisinformation, spec, { numClasses: ctx.numClasses });
     const modelDir = modelDirOf(spec, ctx.victimDir);
-    if (pathField(spec, 'misinformation') === null && !(await exists(path.join(modelDir, PARAMS_FILE)))) {
+    if (pathField(spec, 'misinformation') === null && !(await hasSavedModel(modelDir))) {
       throw new UsageError(`no misinformation model in ${modelDir}: it is trained there before the first query (prepare), or run \`poison train --misinformation ${ctx.victimDir ?? '<victim>'}\``);
     }
     const { createOodBlendDefense } = await import('./ood-blend.js');

@@ -9,9 +9,8 @@
  * finite-difference and last-layer forms of c) is in gradient-redirection.ts, loaded when used.
  */
 import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { PARAMS_FILE } from '../models/io.js';
+import { hasSavedModel } from '../models/files.js';
 import { distilledSurrogateDirOf } from '../train/artifacts.js';
 import { checkDeclaredRanges, choiceField, numberField, pathField } from './declared-ranges.js';
 import type { DefenseDefinition, DefenseSpec } from './definition.js';
@@ -37,15 +36,6 @@ function layersOf(spec: DefenseSpec): 'all' | 'last' {
   const l = choiceField(spec, 'layers');
   if (l === 'auto') return targetOf(spec) === 'min-ip' ? 'last' : 'all';
   return l === 'last' ? 'last' : 'all';
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export const grad2: DefenseDefinition = {
@@ -121,7 +111,7 @@ export const grad2: DefenseDefinition = {
   async prepare(spec, ctx) {
     if (pathField(spec, 'grad2Surrogate') !== null) return;
     const out = distilledSurrogateDirOf(ctx.victimDir);
-    if (await exists(path.join(out, PARAMS_FILE))) return;
+    if (await hasSavedModel(out)) return;
     const { readParams } = await import('../models/io.js');
     const { distillSurrogate } = await import('../train/distill.js');
     const victim = await readParams(ctx.victimDir);
@@ -137,7 +127,7 @@ export const grad2: DefenseDefinition = {
     if (surrogateDir === null) {
       if (ctx.victimDir === undefined) throw new UsageError('grad2 needs --grad2-surrogate <dir> when the victim directory is not known');
       surrogateDir = distilledSurrogateDirOf(ctx.victimDir);
-      if (!(await exists(path.join(surrogateDir, PARAMS_FILE)))) {
+      if (!(await hasSavedModel(surrogateDir))) {
         throw new UsageError(`no GRAD² surrogate in ${surrogateDir}: it is distilled there before the first query (prepare), or pass --grad2-surrogate <dir>`);
       }
     }

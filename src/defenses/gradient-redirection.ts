@@ -17,8 +17,8 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
-import { loadSavedModel, readParams } from '../models/io.js';
+import { UsageError } from '../errors.js';
+import { loadModelMatching, readParams } from '../models/io.js';
 import { LOGITS_LAYER } from '../models/types.js';
 import { loadImageSet } from '../data/load.js';
 import { toModelInput } from '../data/convert.js';
@@ -213,27 +213,7 @@ async function watermarkImage(victimDir: string): Promise<{ image: tf.Tensor4D; 
 }
 
 async function loadSurrogate(dir: string, flag: string, ctx: DefenseContext): Promise<tf.LayersModel> {
-  let loaded: Awaited<ReturnType<typeof loadSavedModel>>;
-  try {
-    loaded = await loadSavedModel(dir);
-  } catch (err) {
-    if (isPoisonError(err)) {
-      const message = `${flag}: ${err.message}`;
-      throw err.exitCode === 2 ? new UsageError(message) : new RuntimeFailure(message);
-    }
-    throw err;
-  }
-  const { model, params } = loaded;
-  const [h, w, c] = ctx.inputShape;
-  const { height, width, channels } = params.input;
-  if (height !== h || width !== w || channels !== c || params.numClasses !== ctx.numClasses) {
-    model.dispose();
-    throw new UsageError(
-      `${flag} ${dir} takes ${height}×${width}×${channels} inputs with ${params.numClasses} classes, ` +
-        `the victim ${h}×${w}×${c} with ${ctx.numClasses}: they must match`,
-    );
-  }
-  return model;
+  return (await loadModelMatching(dir, flag, ctx)).model;
 }
 
 interface RedirectionSettings {

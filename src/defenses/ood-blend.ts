@@ -7,8 +7,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
-import { loadSavedModel } from '../models/io.js';
+import { loadModelMatching } from '../models/io.js';
 import { defineDefense } from './base.js';
 import { inferencePosterior } from './forward.js';
 import type { DefenseSpec } from './definition.js';
@@ -39,27 +38,7 @@ interface VictimShape {
 
 /** Loads f̂ and checks it takes the victim's inputs and has its classes (else one UsageError line). */
 async function loadMisinformationModel(dir: string, victim: VictimShape): Promise<tf.LayersModel> {
-  let loaded: Awaited<ReturnType<typeof loadSavedModel>>;
-  try {
-    loaded = await loadSavedModel(dir);
-  } catch (err) {
-    if (isPoisonError(err)) {
-      const message = `--misinformation: ${err.message}`;
-      throw err.exitCode === 2 ? new UsageError(message) : new RuntimeFailure(message);
-    }
-    throw err;
-  }
-  const { model, params } = loaded;
-  const [h, w, c] = victim.inputShape;
-  const { height, width, channels } = params.input;
-  if (height !== h || width !== w || channels !== c || params.numClasses !== victim.numClasses) {
-    model.dispose();
-    throw new UsageError(
-      `--misinformation ${dir} takes ${height}×${width}×${channels} inputs with ${params.numClasses} classes, ` +
-        `the victim ${h}×${w}×${c} with ${victim.numClasses}: they must match`,
-    );
-  }
-  return model;
+  return (await loadModelMatching(dir, '--misinformation', victim)).model;
 }
 
 export async function createOodBlendDefense(

@@ -6,15 +6,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { RuntimeFailure, UsageError } from '../errors.js';
+import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import type { ArchName } from './types.js';
 import type { DatasetName, InputSpec } from '../data/types.js';
 import { describeFsError, makeDirs } from '../util/safe-fs.js';
 
-export const MODEL_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
-export const PARAMS_FILE = 'params.json';
+import { MODEL_FILE, PARAMS_FILE, WEIGHTS_FILE } from './files.js';
 
 /** What every saved model's params.json holds at least. */
 export interface ModelParams {
@@ -122,4 +120,36 @@ export async function loadSavedModel(dir: string): Promise<{ model: tf.LayersMod
     throw new RuntimeFailure(`${dir}: ${MODEL_FILE} and ${PARAMS_FILE} disagree on the input shape or class count: the directory is damaged`);
   }
   return { model, params };
+}
+
+/**
+ * A helper model a defense uses beside the victim (a surrogate, a misinformation model), named by
+ * `flag`: every failure to load it is reported against that flag, and a model whose input shape or
+ * class count is not the victim's is a UsageError (it could only answer other questions).
+ */
+export async function loadModelMatching(
+  dir: string,
+  flag: string,
+  victim: { inputShape: readonly [number, number, number]; numClasses: number },
+): Promise<{ model: tf.LayersModel; params: ModelParams }> {
+  let loaded: { model: tf.LayersModel; params: ModelParams };
+  try {
+    loaded = await loadSavedModel(dir);
+  } catch (err) {
+    if (isPoisonError(err)) {
+      const message = `${flag}: ${err.message}`;
+      throw err.exitCode === 2 ? new UsageError(message) : new RuntimeFailure(message);
+    }
+    throw err;
+  }
+  const [h, w, c] = victim.inputShape;
+  const { height, width, channels } = loaded.params.input;
+  if (height !== h || width !== w || channels !== c || loaded.params.numClasses !== victim.numClasses) {
+    loaded.model.dispose();
+    throw new UsageError(
+      `${flag} ${dir} takes ${height}×${width}×${channels} inputs with ${loaded.params.numClasses} classes, ` +
+        `the victim ${h}×${w}×${c} with ${victim.numClasses}: they must match`,
+    );
+  }
+  return loaded;
 }

@@ -16,7 +16,8 @@ import { engineInfo, initEngine, type BackendName, type EngineInfo } from '../en
 import { loadImageSet } from '../data/load.js';
 import { toModelInput } from '../data/convert.js';
 import { buildModel } from '../models/registry.js';
-import { PARAMS_FILE, readParams, saveModel, type ModelParams } from '../models/io.js';
+import { readParams, saveModel, type ModelParams } from '../models/io.js';
+import { PARAMS_FILE } from '../models/files.js';
 import { accuracyOf, cosineLearningRate, trainClassifier, type EpochReport, type TrainSettings } from './loop.js';
 import { imageSetSource, TRAIN_LOG_FILE } from './victim.js';
 import { G2_OPTIMISER } from './artifacts.js';

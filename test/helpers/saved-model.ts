@@ -1,7 +1,8 @@
 /** A randomly initialised model saved as a model directory (params.json and all), without training: fast fixtures. */
 import * as path from 'node:path';
 import { buildModel } from '../../src/models/registry.js';
-import { PARAMS_FILE, saveModel, type ModelParams } from '../../src/models/io.js';
+import { saveModel, type ModelParams } from '../../src/models/io.js';
+import { PARAMS_FILE } from '../../src/models/files.js';
 import type { ArchName } from '../../src/models/types.js';
 import { writeJsonAtomic } from '../../src/util/atomic.js';
 import { Rng } from '../../src/util/rng.js';

@@ -9,9 +9,9 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { isPoisonError, RuntimeFailure, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { buildModel } from '../../models/registry.js';
-import { loadSavedModel } from '../../models/io.js';
+import { loadModelMatching } from '../../models/io.js';
 import { LOGITS_LAYER, type ArchName } from '../../models/types.js';
 import { Rng } from '../../util/rng.js';
 import { inferenceLogits, inferencePosterior } from '../forward.js';
@@ -62,26 +62,7 @@ export class Surrogate {
 
   /** A saved model directory; its input shape and class count must be the victim's. */
   static async load(dir: string, ctx: SurrogateBasis): Promise<Surrogate> {
-    let loaded: Awaited<ReturnType<typeof loadSavedModel>>;
-    try {
-      loaded = await loadSavedModel(dir);
-    } catch (err) {
-      if (isPoisonError(err)) {
-        const message = `--surrogate: ${err.message}`;
-        throw err.exitCode === 2 ? new UsageError(message) : new RuntimeFailure(message);
-      }
-      throw err;
-    }
-    const { model, params } = loaded;
-    const [h, w, c] = ctx.inputShape;
-    const { height, width, channels } = params.input;
-    if (height !== h || width !== w || channels !== c || params.numClasses !== ctx.numClasses) {
-      model.dispose();
-      throw new UsageError(
-        `--surrogate ${dir} takes ${height}×${width}×${channels} inputs with ${params.numClasses} classes, ` +
-          `the victim ${h}×${w}×${c} with ${ctx.numClasses}: they must match`,
-      );
-    }
+    const { model } = await loadModelMatching(dir, '--surrogate', ctx);
     return new Surrogate(Surrogate.idFor(dir, ctx), model);
   }
 

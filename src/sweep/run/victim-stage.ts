@@ -18,20 +18,19 @@ import type { Cell } from '../plan/cell.js';
 import { canonicalJson } from '../plan/canonical-json.js';
 import { defenseDefinition } from '../../defenses/registry.js';
 import { prepareDefense } from '../../defenses/create.js';
+import { hasSavedModel, PARAMS_FILE } from '../../models/files.js';
 
-/** models/io.ts's PARAMS_FILE, not imported from there: that module loads TensorFlow.js. */
-const PARAMS_FILE = 'params.json';
 
 export async function prepareVictim(plan: SweepPlan, pool: WorkerPool, log: (line: string) => void): Promise<void> {
   const victim = plan.victim;
   const source = plan.config.victim;
   if (!victim.trained || source.kind !== 'train') return;
-  if (await hasParams(victim.dir)) return;
+  if (await hasSavedModel(victim.dir)) return;
   const lock = await FileLock.acquire(path.join(plan.out, LOCKS_DIR, 'victim.lock'), {
     onWait: (holder) => log(`waiting for the victim, being trained by ${holder.host} (pid ${holder.pid}) since ${holder.since}`),
   });
   try {
-    if (await hasParams(victim.dir)) return;
+    if (await hasSavedModel(victim.dir)) return;
     await removeLeftovers(plan.out);
     log(`training the victim: ${describeVictim(victim.identity)} → ${victim.dir}`);
     const started = performance.now();
@@ -66,15 +65,6 @@ export async function prepareDefenses(plan: SweepPlan, cells: readonly Cell[], l
     }
   } finally {
     await lock.release();
-  }
-}
-
-async function hasParams(dir: string): Promise<boolean> {
-  try {
-    await fs.access(path.join(dir, PARAMS_FILE));
-    return true;
-  } catch {
-    return false;
   }
 }
 
