@@ -8,6 +8,12 @@
 #   bash bench/sweep-time.sh configs/quick.yaml 1 2     # issue 5's --jobs 1 vs --jobs 2
 #   bash bench/sweep-time.sh configs/mnist.yaml 2
 #   SUBSTITUTE=emnist-letters:fashion-mnist bash bench/sweep-time.sh configs/mnist.yaml 2
+#   BASE=/work/base bash bench/sweep-time.sh configs/quick.yaml 2   # another build vs this one
+#
+# BASE=DIR times another checkout of poison (built: its bin/poison and dist/) too: for each
+# --jobs value its run (base-jobs-N) comes first, then this checkout's (jobs-N), back to back on
+# the same config, each from nothing; the table gives this checkout's speed-up against it, and
+# every sweep.csv must be identical (timing and version columns excluded), old build or new.
 #
 # SUBSTITUTE=from:to swaps a query pool that this machine cannot fetch for one of the same image
 # shape, which costs exactly the same (same budgets, same image size, same training): the shipped
@@ -47,27 +53,49 @@ if [ -n "${SUBSTITUTE:-}" ]; then
   echo "sweep-time: running $RUN_CONFIG ($CONFIG with queryset $from → $to)" >&2
 fi
 
-for jobs in "$@"; do
-  dir="$OUT/jobs-$jobs"
+BASE=${BASE:-}
+if [ -n "$BASE" ] && [ ! -f "$BASE/bin/poison" ]; then
+  echo "sweep-time: BASE=$BASE is not a poison checkout (no bin/poison)" >&2
+  exit 2
+fi
+if [ -n "$BASE" ] && [ ! -d "$BASE/dist" ]; then
+  echo "sweep-time: BASE=$BASE is not built: run npm ci there" >&2
+  exit 2
+fi
+
+# time_sweep LABEL BIN JOBS: one sweep from nothing into $OUT/LABEL with that build's bin/poison.
+time_sweep() {
+  local label=$1 bin=$2 jobs=$3
+  local dir="$OUT/$label"
   if [ "${RESUME:-0}" != 1 ]; then rm -rf "$dir"; fi
   mkdir -p "$dir"
-  echo "sweep-time: $NAME with --jobs $jobs started $(date -u +%H:%M:%S)" >&2
+  echo "sweep-time: $NAME $label ($bin) started $(date -u +%H:%M:%S)" >&2
   start=$(date +%s.%N)
   # A segment stopped by a signal still counts: its seconds go to segments.txt, marked as such.
   trap 'awk "BEGIN { printf \"%.1f killed\\n\", $(date +%s.%N) - $start }" >> "$dir/segments.txt"; exit 130' INT TERM
-  node bin/poison sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
-    || { echo "sweep-time: the run with --jobs $jobs failed, see $dir/log.txt" >&2; exit 1; }
+  node "$bin" sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
+    || { echo "sweep-time: the run $label failed, see $dir/log.txt" >&2; exit 1; }
   trap - INT TERM
   end=$(date +%s.%N)
   awk "BEGIN { printf \"%.1f\\n\", $end - $start }" >> "$dir/segments.txt"
   awk '{ total += $1 } END { printf "%.1f\n", total }' "$dir/segments.txt" > "$dir/wall-seconds.txt"
-  echo "sweep-time: $NAME with --jobs $jobs took $(cat "$dir/wall-seconds.txt") s ($(wc -l < "$dir/segments.txt") segment(s))" >&2
+  echo "sweep-time: $NAME $label took $(cat "$dir/wall-seconds.txt") s ($(wc -l < "$dir/segments.txt") segment(s))" >&2
+}
+
+LABELS=()
+for jobs in "$@"; do
+  if [ -n "$BASE" ]; then
+    time_sweep "base-jobs-$jobs" "$BASE/bin/poison" "$jobs"
+    LABELS+=("base-jobs-$jobs")
+  fi
+  time_sweep "jobs-$jobs" bin/poison "$jobs"
+  LABELS+=("jobs-$jobs")
 done
 
-node --input-type=module - "$OUT" "$@" <<'JS'
+node --input-type=module - "$OUT" "${LABELS[@]}" <<'JS'
 import { readFileSync } from 'node:fs';
 import { VOLATILE_COLUMNS } from './dist/src/sweep/report/sweep-csv.js';
-const [out, ...jobsValues] = process.argv.slice(2);
+const [out, ...labels] = process.argv.slice(2);
 // sweep.csv has no quoted newlines: a plain split is enough to compare files cell by cell.
 const stable = (file) => {
   // A fake-runner sweep.csv starts with a '#' notice line: not part of the table.
@@ -76,18 +104,25 @@ const stable = (file) => {
   const keep = header.map((h, i) => (VOLATILE_COLUMNS.includes(h) ? -1 : i)).filter((i) => i >= 0);
   return rows.map((r) => { const c = r.split(','); return keep.map((i) => c[i]).join(','); }).join('\n');
 };
-const runs = jobsValues.map((jobs) => ({
-  jobs,
-  seconds: Number(readFileSync(`${out}/jobs-${jobs}/wall-seconds.txt`, 'utf8')),
-  csv: stable(`${out}/jobs-${jobs}/sweep/sweep.csv`),
-  cells: readFileSync(`${out}/jobs-${jobs}/sweep/sweep.csv`, 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('#')).length - 1,
+const runs = labels.map((label) => ({
+  label,
+  base: label.startsWith('base-'),
+  jobs: label.replace(/^(base-)?jobs-/, ''),
+  seconds: Number(readFileSync(`${out}/${label}/wall-seconds.txt`, 'utf8')),
+  csv: stable(`${out}/${label}/sweep/sweep.csv`),
+  cells: readFileSync(`${out}/${label}/sweep/sweep.csv`, 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('#')).length - 1,
 }));
 const first = runs[0];
+const firstOfBuild = runs.find((r) => !r.base);
 for (const r of runs) {
   const min = (r.seconds / 60).toFixed(1);
-  const ratio = r === first ? '' : `  speed-up vs --jobs ${first.jobs}: ${(first.seconds / r.seconds).toFixed(2)}x`;
-  const same = r === first ? '' : r.csv === first.csv ? '  sweep.csv identical' : '  sweep.csv DIFFERS';
-  console.log(`--jobs ${r.jobs}: ${r.seconds.toFixed(0)} s (${min} min), ${r.cells} cells${ratio}${same}`);
+  const name = `${r.base ? 'BASE ' : ''}--jobs ${r.jobs}`;
+  const vsBase = runs.find((b) => b.base && b.jobs === r.jobs && !r.base);
+  const parts = [`${name}: ${r.seconds.toFixed(0)} s (${min} min), ${r.cells} cells`];
+  if (vsBase) parts.push(`speed-up vs BASE --jobs ${r.jobs}: ${(vsBase.seconds / r.seconds).toFixed(2)}x`);
+  if (!r.base && r !== firstOfBuild) parts.push(`speed-up vs --jobs ${firstOfBuild.jobs}: ${(firstOfBuild.seconds / r.seconds).toFixed(2)}x`);
+  if (r !== first) parts.push(r.csv === first.csv ? 'sweep.csv identical' : 'sweep.csv DIFFERS');
+  console.log(parts.join('  '));
 }
 if (runs.some((r) => r.csv !== first.csv)) process.exitCode = 1;
 JS

@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '../src/errors.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
-import { expandGrid } from '../src/sweep/plan/grid.js';
+import { expandGrid, withoutCache } from '../src/sweep/plan/grid.js';
+import { registerAttack } from '../src/attacks/registry.js';
+import { jbda } from '../src/attacks/jbda.js';
 import type { Cell, VictimIdentity } from '../src/sweep/plan/cell.js';
 import { parseShard, shardOf } from '../src/sweep/plan/shard.js';
 import { CellScheduler, orderForSharing } from '../src/sweep/run/scheduler.js';
@@ -96,11 +98,54 @@ test('knockoff cells share their transfer set across defenses and label modes, M
   const transfer = new Set(knock.map((c) => c.shared[0]));
   assert.equal(transfer.size, 1, 'one transfer set for every defense and both label modes');
   for (const c of knock) assert.equal(c.shared.length, c.settings.defense.name === 'mad' ? 2 : 1);
-  const budgets = new Set(cells.filter((c) => c.settings.attack.name === 'knockoff').map((c) => c.shared[0]));
-  assert.equal(budgets.size, 4, 'one transfer set per (budget, seed)');
-  for (const c of cells.filter((c) => c.settings.attack.name === 'jbda')) {
-    assert.deepEqual(c.shared, [], 'an adaptive attack shares nothing');
+  const sets = new Set(cells.filter((c) => c.settings.attack.name === 'knockoff').map((c) => c.shared[0]));
+  assert.equal(sets.size, 2, 'one transfer set per seed: the budgets share it');
+  for (const c of cells.filter((c) => c.settings.attack.name === 'knockoff')) {
+    assert.equal(c.queryBudget, 200, 'built up to the largest budget, each cell using its prefix');
+    assert.equal(c.queryStore, null, 'kept in the posterior cache, not in the sweep');
   }
+});
+
+test('an adaptive attack runs its query phase once per (attack entry, defense point, seed), up to the largest budget', () => {
+  const cells = cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, budgets: [50, 150, 300]}'));
+  const jbda = cells.filter((c) => c.settings.attack.name === 'jbda');
+  assert.equal(jbda.length, 3 * 2 * 4);
+  const groups = new Map<string, Cell[]>();
+  for (const c of jbda) {
+    assert.equal(c.shared.length, 1);
+    assert.equal(c.queryStore, c.shared[0]);
+    const store = c.queryStore ?? '';
+    assert.match(store, /^queries-[0-9a-f]{12}$/);
+    assert.equal(c.queryBudget, 300);
+    groups.set(store, [...(groups.get(store) ?? []), c]);
+  }
+  assert.equal(groups.size, 2 * 4, 'one group per seed and defense operating point');
+  for (const group of groups.values()) {
+    assert.deepEqual(group.map((c) => c.settings.budget).sort((a, b) => a - b), [50, 150, 300]);
+    const withoutBudget = (c: Cell): string => canonicalJson({ ...c.settings, budget: 0 });
+    for (const c of group) assert.equal(withoutBudget(c), withoutBudget(group[0]!), 'a group differs in budget only');
+  }
+  // A larger budget is a new, longer query phase: its key changes, the cell ids do not.
+  const grown = cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, budgets: [50, 150, 300, 400]}'));
+  const grownById = new Map(grown.map((c) => [c.id, c]));
+  for (const c of jbda) {
+    const again = grownById.get(c.id)!;
+    assert.equal(again.queryBudget, 400);
+    assert.notEqual(again.queryStore, c.queryStore);
+  }
+  // Without a posterior cache, transfer sets are not shared (each cell queries its own budget); query phases still are.
+  for (const c of cells.map(withoutCache)) {
+    if (c.settings.attack.name === 'jbda') assert.equal(c.queryBudget, 300);
+    else assert.deepEqual([c.shared, c.queryBudget], [[], c.settings.budget]);
+  }
+});
+
+test('an attack whose queries depend on the budget (servesPrefixes: false) shares no query phase across budgets', () => {
+  registerAttack({ ...jbda, name: 'jbda-budgeted', servesPrefixes: false });
+  const cells = cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda-budgeted, seedSize: 10}')).filter((c) => c.settings.attack.name === 'jbda-budgeted');
+  assert.equal(cells.length, 2 * 2 * 4);
+  assert.equal(new Set(cells.map((c) => c.queryStore)).size, cells.length);
+  for (const c of cells) assert.equal(c.queryBudget, c.settings.budget);
 });
 
 test('--shard i/n: numbered from 1, a partition of the cells into near-equal parts', () => {
@@ -147,7 +192,7 @@ class MemoryGate implements SharedWorkGate {
 }
 
 test('the scheduler runs one cell per transfer set first (the undefended one), the rest once it is ready', async () => {
-  const cells = cellsOf(CONFIG).filter((c) => c.settings.attack.name === 'knockoff' && c.settings.seed === 1);
+  const cells = cellsOf(CONFIG).filter((c) => c.settings.attack.name === 'knockoff');
   const gate = new MemoryGate();
   const s = new CellScheduler(cells, gate);
   const first = await s.next();
@@ -155,7 +200,7 @@ test('the scheduler runs one cell per transfer set first (the undefended one), t
   assert.ok(first && second);
   assert.equal(first.settings.defense.name, 'none');
   assert.equal(second.settings.defense.name, 'none');
-  assert.notEqual(first.shared[0], second.shared[0], 'the second worker takes the other budget’s transfer set');
+  assert.notEqual(first.shared[0], second.shared[0], 'the second worker takes the other seed’s transfer set');
   assert.equal(await s.next(), null, 'everything else waits on those two sets');
   await s.finished(first, true);
   assert.ok(gate.readyKeys.has(first.shared[0]!));
@@ -165,8 +210,9 @@ test('the scheduler runs one cell per transfer set first (the undefended one), t
   assert.ok(started.every((c) => c.shared[0] === first.shared[0]));
   assert.equal(started.filter((c) => c.settings.defense.name === 'mad').length, 1);
   assert.ok(started.some((c) => c.settings.defense.name === 'reverse-sigmoid'));
-  // The other label mode's undefended cell shares the set: it runs now, as a follower.
-  assert.deepEqual(started.filter((c) => c.settings.defense.name === 'none').map((c) => c.settings.attack.labelMode), ['argmax']);
+  // The other label mode's and the other budget's undefended cells share the set: they run now, as followers.
+  const followers = started.filter((c) => c.settings.defense.name === 'none').map((c) => `${c.settings.attack.labelMode as string}@${c.settings.budget}`);
+  assert.deepEqual(followers.sort(), ['argmax@100', 'argmax@200', 'probs@200']);
 });
 
 test('a failed leader hands its transfer set to the next cell; keys led by another process block', async () => {
@@ -192,7 +238,7 @@ test('sharing order: grid order, undefended cell first within a transfer set', (
   const ordered = orderForSharing(cells);
   assert.equal(ordered.length, cells.length);
   const firstOfSet = new Map<string, Cell>();
-  for (const c of ordered) if (c.shared[0] && !firstOfSet.has(c.shared[0])) firstOfSet.set(c.shared[0], c);
+  for (const c of ordered) if (c.shared[0]?.startsWith('transfer-') && !firstOfSet.has(c.shared[0])) firstOfSet.set(c.shared[0], c);
   for (const c of firstOfSet.values()) assert.equal(c.settings.defense.name, 'none');
 });
 

@@ -48,7 +48,7 @@ export interface AttackResult {
     | { kind: 'pool'; dataset: string; split: string; count: number; source: string }
     | { kind: 'seed-set'; dataset: string; split: 'train'; count: number; source: string };
   transferSet: {
-    /** hit: read from the cache; miss: computed and stored; off: no cache used. */
+    /** hit: read from the cache (or a sweep's stored query phase); miss: computed and stored; off: neither used. */
     cache: 'hit' | 'miss' | 'off';
     cacheEntry: string | null;
     /** Times the victim model ran on attacker queries in this run (0 on a cache hit). */

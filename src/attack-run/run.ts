@@ -26,6 +26,7 @@ import { attackDefinition } from '../attacks/registry.js';
 import { attackSettingsOf, seedSetShortfall } from '../attacks/names.js';
 import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
+import { imageSize } from '../attacks/pixels.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
 import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
@@ -43,6 +44,7 @@ import {
   type CachedPosteriors,
 } from './posterior-cache.js';
 import { cleanRows, releasedRows, sideRows } from './posteriors.js';
+import { loadStoredQueries, storeQueries } from './query-store.js';
 import type { SideRows } from './side-rows.js';
 import { StageProgress } from './reporter.js';
 import { ATTACKER_LOG_FILE, budgetDirName, POLICY_PLOT_FILE, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
@@ -94,6 +96,14 @@ function checkBudgets(spec: AttackSpec): void {
     if (!Number.isInteger(b) || b < 1) throw new UsageError(`--budget values must be whole numbers ≥ 1, got ${b}`);
     if (i > 0 && b <= spec.budgets[i - 1]!) throw new UsageError(`--budget values must be distinct and ascending, got ${spec.budgets.join(',')}`);
   }
+  const largest = spec.budgets[spec.budgets.length - 1]!;
+  if (spec.queryBudget !== undefined && !(Number.isInteger(spec.queryBudget) && spec.queryBudget >= largest)) {
+    throw new Error(`the query budget ${spec.queryBudget} must be a whole number ≥ the largest budget ${largest}`);
+  }
+  // One query phase serves every budget only when its first B queries are the run with budget B.
+  if (attackDefinition(spec.attack).servesPrefixes === false && (spec.budgets.length > 1 || (spec.queryBudget ?? largest) > largest)) {
+    throw new UsageError(`${spec.attack} cannot serve several budgets from one run (its queries depend on the budget): pass one --budget`);
+  }
 }
 
 /** Everything checked and loaded before the first query. */
@@ -102,6 +112,8 @@ interface PreparedRun {
   victimWeights: string;
   attackerArch: ModelParams['arch'];
   maxBudget: number;
+  /** Length of a transfer set kept for other runs (spec.queryBudget, default maxBudget). */
+  queryBudget: number;
   sources: AttackSources;
   test: ImageSet;
   querySource: AttackResult['querySource'];
@@ -114,14 +126,15 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   buildAttacker(attackerArch, input, params.numClasses, new Rng(spec.seed)).dispose();
   const maxBudget = spec.budgets[spec.budgets.length - 1]!;
   const definition = attackDefinition(spec.attack);
+  const queryBudget = spec.queryBudget ?? maxBudget;
   const sources: AttackSources = { jacobian: spec.jacobian, settings: attackSettingsOf(definition.params, spec.settings ?? {}) };
   let querySource: AttackResult['querySource'];
   if (definition.queries === 'pool') {
     if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
     const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
     canConvert(pool, input);
-    if (maxBudget > pool.count) {
-      throw new UsageError(`--budget ${maxBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
+    if (queryBudget > pool.count) {
+      throw new UsageError(`--budget ${queryBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
     }
     sources.pool = pool;
     querySource = { kind: 'pool', dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source };
@@ -137,7 +150,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     querySource = { kind: 'seed-set', dataset: seedPool.dataset, split: 'train', count: spec.jacobian.seedSize, source: seedPool.source };
   }
   const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
-  return { params, victimWeights, attackerArch, maxBudget, sources, test, querySource };
+  return { params, victimWeights, attackerArch, maxBudget, queryBudget, sources, test, querySource };
 }
 
 /** The defense's side rows for a cache entry's images: read from the cache, or computed and stored. */
@@ -179,10 +192,22 @@ async function evaluateDefender(
   return { utility: await defenderUtility(clean, released, test.labels, K, defense.ball), victimArgmax: argmaxRows(clean, K) };
 }
 
+/** The transfer set and what each budget needs of it: y and ỹ of every query, in order. */
 interface QueryStage {
+  /** At least maxBudget rows: each budget uses its prefix. */
   transfer: TransferSet;
-  oracle: BlackBoxOracle;
+  /** The first n rows of the clean answers y, and of the released ỹ. */
+  clean(n: number): Float32Array;
+  released(n: number): Float32Array;
   cache: AttackResult['transferSet'];
+}
+
+/** A stage answered by a black box that must have used its whole budget. */
+function oracleStage(transfer: TransferSet, oracle: BlackBoxOracle, cache: AttackResult['transferSet']): QueryStage {
+  if (oracle.queriesUsed !== oracle.budget || transfer.count !== oracle.budget) {
+    throw new Error(`${transfer.attack} sent ${oracle.queriesUsed} queries and kept ${transfer.count} for a budget of ${oracle.budget}`);
+  }
+  return { transfer, clean: (n) => oracle.log.clean.toArray(n), released: (n) => oracle.log.released.toArray(n), cache };
 }
 
 async function collectTransferSet(
@@ -201,7 +226,7 @@ async function collectTransferSet(
   const K = params.numClasses;
   const context = (oracle: QueryOracle): AttackContext => ({
     oracle,
-    budget: maxBudget,
+    budget: oracle.budget,
     // A fresh stream per pass, so a cache-filling pass and its replay draw the same queries.
     rng: new Rng(spec.seed).fork('attack'),
     input: params.input,
@@ -213,17 +238,58 @@ async function collectTransferSet(
     reporter,
   });
   const pool = sources.pool;
+  if (definition.adaptive && spec.queryStore) {
+    // The answers depend on the defense, so the whole query phase is what is kept.
+    const store = spec.queryStore;
+    const identity = adaptiveQueryIdentity(spec, run);
+    const size = imageSize(params.input);
+    const stored = await loadStoredQueries(store, identity, maxBudget, size, K);
+    if (stored) {
+      reporter.line(`replaying the first ${maxBudget} queries stored in ${stored.dir}`);
+      const cleanRows = stored.clean;
+      const releasedRows = stored.released;
+      const images = stored.images;
+      let transferImages: TransferSet['images'];
+      if (images.kind === 'pixels') transferImages = { kind: 'pixels', pixels: images.pixels };
+      else if (pool) transferImages = { kind: 'pool', pool, indices: images.indices };
+      else throw new Error(`${stored.dir} holds query-pool images, and ${spec.attack} has no pool`);
+      return {
+        transfer: { attack: spec.attack, count: stored.count, numClasses: K, input: params.input, images: transferImages, released: releasedRows },
+        clean: (n) => cleanRows.slice(0, n * K),
+        released: (n) => releasedRows.slice(0, n * K),
+        cache: { cache: 'hit', cacheEntry: stored.dir, victimQueryBatches: 0 },
+      };
+    }
+    reporter.line(`querying the victim ${run.queryBudget} times (stored under ${store} for the budgets up to ${run.queryBudget})`);
+    const oracle = BlackBoxOracle.live(victim, defense, params.input, run.queryBudget, countRun);
+    const transfer = await definition.run(context(oracle), sources);
+    const stage = oracleStage(transfer, oracle, { cache: 'off', cacheEntry: null, victimQueryBatches: 0 });
+    const dir = await storeQueries(
+      store,
+      identity,
+      {
+        count: transfer.count,
+        images: transfer.images.kind === 'pixels' ? { kind: 'pixels', pixels: transfer.images.pixels } : { kind: 'pool', indices: transfer.images.indices },
+        clean: oracle.log.clean.toArray(),
+        released: oracle.log.released.toArray(),
+      },
+      size,
+      K,
+    );
+    return { ...stage, cache: { cache: 'miss', cacheEntry: dir, victimQueryBatches: victimRuns } };
+  }
   if (definition.adaptive || !spec.cacheDir || !pool) {
     const oracle = BlackBoxOracle.live(victim, defense, params.input, maxBudget, countRun);
     const transfer = await definition.run(context(oracle), sources);
-    return { transfer, oracle, cache: { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns } };
+    return oracleStage(transfer, oracle, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns });
   }
+  // Keyed by the query budget: one entry serves every budget up to it (a sweep's largest).
   const key: CacheKeySettings = {
     kind: 'transfer',
     attack: spec.attack,
     victimWeights: run.victimWeights,
     pool: { dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source },
-    budget: maxBudget,
+    budget: run.queryBudget,
     seed: spec.seed,
   };
   let entry = await loadCachedPosteriors(spec.cacheDir, key);
@@ -231,16 +297,40 @@ async function collectTransferSet(
   if (!entry) {
     reporter.line(`querying the victim for the transfer set (cached under ${spec.cacheDir})`);
     const cleanRelease = await none.create({ name: none.name }, defenseContext(params, spec.seed, spec.victim));
-    const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, maxBudget, countRun);
+    const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, run.queryBudget, countRun);
     const clean = await definition.run(context(recorder), sources).finally(() => cleanRelease.dispose());
     if (clean.images.kind !== 'pool') throw new Error('a cached transfer set must consist of pool images');
     entry = await storeCachedPosteriors(spec.cacheDir, key, clean.images.indices, clean.released, K);
   }
   const cached = entry;
   const side = await withSide(cached, defense, () => sideRows(defense, pool, cached.poolIndices, params.input));
+  // Only this run's budgets are answered (and defended): the first maxBudget rows of the entry.
   const oracle = BlackBoxOracle.replay({ poolIndices: cached.poolIndices, clean: cached.clean, side }, defense, params.input, maxBudget);
   const transfer = await definition.run(context(oracle), sources);
-  return { transfer, oracle, cache: { cache: hit ? 'hit' : 'miss', cacheEntry: cached.dir, victimQueryBatches: victimRuns } };
+  return oracleStage(transfer, oracle, { cache: hit ? 'hit' : 'miss', cacheEntry: cached.dir, victimQueryBatches: victimRuns });
+}
+
+/**
+ * Everything an adaptive attack's queries and answers depend on: the victim, the attack and its
+ * settings, the defense, the substitutes of its rounds (the attacker's architecture and batch
+ * size), the label mode they train on, the query batches, the seed, where its images start, and
+ * how long the kept phase is. Not the attackers' training or the test set.
+ */
+function adaptiveQueryIdentity(spec: AttackSpec, run: PreparedRun): unknown {
+  return {
+    kind: 'adaptive-queries',
+    attack: spec.attack,
+    settings: declaredAttackSettings(spec),
+    attackSettings: ownAttackSettings(spec),
+    victimWeights: run.victimWeights,
+    defense: spec.defense,
+    labelMode: spec.labelMode,
+    substitute: { arch: run.attackerArch, batchSize: spec.training.batchSize },
+    queryBatchSize: spec.queryBatchSize,
+    seed: spec.seed,
+    source: run.querySource,
+    queries: run.queryBudget,
+  };
 }
 
 async function execute(
@@ -271,9 +361,7 @@ async function execute(
     const stage = await collectTransferSet(spec, run, victimModel, defense, reporter);
     reporter.done();
     const querySeconds = (performance.now() - queryStart) / 1000;
-    if (stage.oracle.queriesUsed !== run.maxBudget || stage.transfer.count !== run.maxBudget) {
-      throw new Error(`${spec.attack} sent ${stage.oracle.queriesUsed} queries for a budget of ${run.maxBudget}`);
-    }
+    if (stage.transfer.count < run.maxBudget) throw new Error(`${spec.attack} collected ${stage.transfer.count} queries for a budget of ${run.maxBudget}`);
     hooks.onTransferSet?.(stage.transfer);
 
     const scoring: ScoringSet = { test: run.test, count: run.test.count, input: params.input, victimArgmax };
@@ -299,7 +387,7 @@ async function execute(
         });
         trainSeconds += score.trainSeconds;
         const amplification = errorAmplification(baseline, budget, score.accuracy);
-        const queryDistortion = await releaseStats(stage.oracle.log.clean.toArray(budget), stage.oracle.log.released.toArray(budget), K, budget, defense.ball);
+        const queryDistortion = await releaseStats(stage.clean(budget), stage.released(budget), K, budget, defense.ball);
         const modelDir = budgetDirName(budget);
         runs.push({
           budget,
@@ -383,10 +471,21 @@ async function saveAttacker(
   );
 }
 
+/** The Jacobian settings the attack declares, in the bag's order; null for an attack with none. */
+function declaredAttackSettings(spec: AttackSpec): Record<string, unknown> | null {
+  const jacobianKeys = new Set(attackDefinition(spec.attack).params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
+  return jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key)));
+}
+
+/** The attack's own settings (bag 'attack'), defaults filled in, in its declared order; null for an attack with none. */
+function ownAttackSettings(spec: AttackSpec): Record<string, unknown> | null {
+  const settings = attackSettingsOf(attackDefinition(spec.attack).params, spec.settings ?? {});
+  return Object.keys(settings).length === 0 ? null : settings;
+}
+
 function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unknown> {
   const definition = attackDefinition(spec.attack);
-  const jacobianKeys = new Set(definition.params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
-  const settings = attackSettingsOf(definition.params, spec.settings ?? {});
+  const settings = ownAttackSettings(spec);
   return {
     victim: spec.victim,
     attack: spec.attack,
@@ -394,10 +493,8 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     labelMode: spec.labelMode,
     defense: spec.defense,
     queryset: definition.queries === 'pool' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
-    // The Jacobian settings the attack declares, in the bag's order; null for an attack with none.
-    jacobian: jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key))),
-    // The attack's own settings (bag 'attack'), in its declared order; null for an attack with none.
-    settings: Object.keys(settings).length === 0 ? null : settings,
+    jacobian: declaredAttackSettings(spec),
+    settings,
     attackerArch: run.attackerArch,
     training: spec.training,
     trainingPreset: spec.trainingPreset ?? null,
@@ -408,6 +505,8 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     out: spec.out,
     baseline: spec.baseline ?? null,
     cacheDir: spec.cacheDir,
+    queryBudget: run.queryBudget,
+    queryStore: spec.queryStore ?? null,
     dataDir: spec.dataDir ?? null,
     testLimit: spec.testLimit ?? null,
     testCount: run.test.count,

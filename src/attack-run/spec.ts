@@ -40,6 +40,19 @@ export interface AttackSpec {
   baseline?: string;
   /** Cache non-adaptive transfer sets under this folder; null: never read or write a cache. */
   cacheDir: string | null;
+  /**
+   * The length of the transfer set that is kept for other runs (≥ the largest budget; default
+   * that budget): a sweep sets it to the largest budget of the cells sharing the set, which then
+   * serve their smaller budgets from its prefix. Used for a cached non-adaptive transfer set and
+   * an adaptive attack's stored query phase (queryStore); otherwise the queries stop at the
+   * largest budget.
+   */
+  queryBudget?: number;
+  /**
+   * Keep an adaptive attack's query phase (images, clean and released answers, queryBudget
+   * rows) under this folder and replay it when it is there; null/absent: always query live.
+   */
+  queryStore?: string | null;
   /** The folder of the victim dataset's files (test split, seed set). */
   dataDir?: string;
   /** Score on the first N test images only (quick checks); default all. */

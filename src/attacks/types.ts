@@ -77,6 +77,12 @@ export interface AttackDefinition {
    * once and every defense applied to cached clean posteriors.
    */
   adaptive: boolean;
+  /**
+   * Whether the first B queries of a run with a larger budget are exactly the queries of a run
+   * with budget B (every random draw independent of the budget), so one query phase serves every
+   * smaller budget (`poison attack` with several budgets, a sweep's budgets). Absent: true.
+   */
+  servesPrefixes?: boolean;
   /** Its parameters, in the order help and errors list them. */
   params: readonly AttackParam[];
   /**

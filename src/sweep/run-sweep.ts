@@ -13,7 +13,7 @@ import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
 import { startProgress } from '../util/progress.js';
 import type { Cell } from './plan/cell.js';
-import { CELLS_DIR, cellPath, writeCell } from './run/cell-store.js';
+import { CELLS_DIR, cellPath, listCellFiles, writeCell } from './run/cell-store.js';
 import { ensureSweepData } from './plan/data-check.js';
 import { OUTPUT_PROBE_MS } from '../util/outdir.js';
 import { proveWritableDir, removeStaleTemporaries, withDeadline } from '../util/safe-fs.js';
@@ -26,7 +26,8 @@ import type { RunContext } from './run/runner.js';
 import { CellScheduler } from './run/scheduler.js';
 import { FileGate } from './run/shared-work.js';
 import { shardOf, type Shard } from './plan/shard.js';
-import { claimSweepDir, inspectSweepDir } from './run/sweep-dir.js';
+import { claimSweepDir, inspectSweepDir, QUERIES_DIR } from './run/sweep-dir.js';
+import { withoutCache } from './plan/grid.js';
 import { prepareDefenses, prepareVictim } from './run/victim-stage.js';
 import { WorkerPool } from './run/worker-pool.js';
 import { promises as fs } from 'node:fs';
@@ -101,8 +102,8 @@ export async function sweep(req: SweepRequest): Promise<void> {
       await fs.rm(cellPath(plan.out, d.id), { force: true });
     }
     const mine = shardOf(plan.cells, req.shard);
-    // Without a cache nothing is shared between cells: no cell need wait for another.
-    const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? { ...c, shared: [] } : c));
+    // Without a cache no transfer set is shared between cells; adaptive query phases still are.
+    const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? withoutCache(c) : c));
     await prepareDefenses(plan, todo, log);
     const workers = Math.min(req.jobs, Math.max(1, todo.length));
     const shardText = req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
@@ -113,6 +114,7 @@ export async function sweep(req: SweepRequest): Promise<void> {
     const context: RunContext = {
       victimDir: plan.victim.dir,
       runsDir: path.join(plan.out, 'runs'),
+      queriesDir: path.join(plan.out, QUERIES_DIR),
       cacheDir: plan.cacheDir,
       dataDirs: plan.config.dataDirs,
       queryBatchSize: plan.config.queryBatchSize,
@@ -186,6 +188,11 @@ async function runCells(
       await scheduler.finished(cell, succeeded);
       progress.update(done);
     }
+    if (succeeded && cell.queryStore) {
+      await dropFinishedQueries(plan, cell.queryStore, gate).catch((err: unknown) => {
+        warn(`could not delete ${path.join(plan.out, QUERIES_DIR, cell.queryStore!)} (${err instanceof Error ? err.message : String(err)}): it is only needed until its cells finish`);
+      });
+    }
   };
 
   for (;;) {
@@ -205,6 +212,18 @@ async function runCells(
   }
   progress.stop();
   return outcome;
+}
+
+/**
+ * An adaptive query phase is kept only while a cell of its group (on any shard) is unfinished:
+ * once every one has its cell file, the folder (images of every query: large for big budgets)
+ * and its ready marker go.
+ */
+async function dropFinishedQueries(plan: SweepPlan, key: string, gate: FileGate): Promise<void> {
+  const finished = await listCellFiles(plan.out);
+  if (!plan.cells.every((c) => c.queryStore !== key || finished.has(c.id))) return;
+  await gate.forget(key);
+  await fs.rm(path.join(plan.out, QUERIES_DIR, key), { recursive: true, force: true });
 }
 
 /** A line on stderr, starting on a clean line: a progress bar may be drawn on the current one. */

@@ -41,6 +41,17 @@ export interface Cell {
    * set and its clean posteriors, a surrogate's side information), in the order they are built.
    */
   shared: string[];
+  /**
+   * How many queries the cell's query phase runs to: the largest budget of the cells sharing it
+   * (its own budget when it shares none). The cell trains on the first `settings.budget` of
+   * them; not part of the id, since the first B queries do not depend on it.
+   */
+  queryBudget: number;
+  /**
+   * The key of an adaptive attack's query phase that the cells differing only in budget share:
+   * kept in `<out>/queries/<key>/` until all of them are finished. Null for other attacks.
+   */
+  queryStore: string | null;
   /** The attack as plots and the summary name it: its name, plus what tells apart two entries of one name. */
   attackLabel: string;
 }

@@ -1,12 +1,16 @@
 /**
  * Config → cells: the cartesian product attacks × budgets × seeds × defenses × each defense's
- * parameter grid, every cell with its resolved settings and a content id.
+ * parameter grid, every cell with its resolved settings and a content id, and the work it
+ * shares with other cells: cells that differ only in budget share one query phase, run up to
+ * the largest of their budgets, each serving its budget from the prefix.
  */
 import type { AttackName } from '../../attacks/names.js';
 import type { ArchName } from '../../models/types.js';
 import { attackerTrainingDefaults, resolveTraining } from '../../train/defaults.js';
+import { attackDefinition } from '../../attacks/registry.js';
 import { sharesTransferSet } from '../config/attack-catalog.js';
 import { sideInfoIdentity } from '../config/defense-catalog.js';
+import { canonicalJson } from './canonical-json.js';
 import { shortHash } from './hash.js';
 import type { Cell, CellSettings, VictimIdentity } from './cell.js';
 import type { AttackEntry, SweepConfig } from '../config/config-types.js';
@@ -14,7 +18,7 @@ import type { AttackEntry, SweepConfig } from '../config/config-types.js';
 export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] {
   const attackerArch = config.attacker.arch ?? victim.arch;
   const labels = attackLabels(config.attacks);
-  const cells: Cell[] = [];
+  const grid: { settings: CellSettings; attackLabel: string }[] = [];
   for (const attack of config.attacks) {
     const attacker = cellAttacker(config, attack.name, attackerArch);
     for (const budget of attack.budgets ?? config.budgets) {
@@ -30,17 +34,23 @@ export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] 
               seed,
               testLimit: config.testLimit,
             };
-            cells.push({
-              id: shortHash(settings),
-              settings,
-              shared: sharedWork(settings),
-              attackLabel: labels.get(attack.index) ?? attack.name,
-            });
+            grid.push({ settings, attackLabel: labels.get(attack.index) ?? attack.name });
           }
         }
       }
     }
   }
+  // The longest query phase each group needs: the largest budget among its cells.
+  const longest = new Map<string, number>();
+  for (const { settings } of grid) {
+    const group = queryGroup(settings);
+    if (group) longest.set(group, Math.max(longest.get(group) ?? 0, settings.budget));
+  }
+  const cells = grid.map(({ settings, attackLabel }): Cell => {
+    const group = queryGroup(settings);
+    const queryBudget = group ? longest.get(group)! : settings.budget;
+    return { id: shortHash(settings), settings, ...sharedWork(settings, queryBudget), queryBudget, attackLabel };
+  });
   const ids = new Set(cells.map((c) => c.id));
   if (ids.size !== cells.length) throw new Error('two cells of the grid have the same settings: the config validation let a duplicate through');
   return cells;
@@ -57,25 +67,61 @@ export function cellAttacker(config: Pick<SweepConfig, 'attacker'>, attack: Atta
 }
 
 /**
- * The shared work a cell needs. A non-adaptive attack's transfer set (its images and the victim's clean
- * posteriors) depends on the victim, pool, budget and seed only, not on the defense or the label
- * mode; MAD's side information depends on that set and the surrogate.
+ * What the cells sharing one query phase have in common (null: the cell shares none). A
+ * non-adaptive attack's transfer set (its images and the victim's clean posteriors) depends on
+ * the victim, pool and seed only, not on the defense or the label mode; an adaptive attack's
+ * queries depend on everything but the budget. Attacks whose queries depend on the budget
+ * (servesPrefixes: false) add it, so each budget is its own group.
  */
-function sharedWork(settings: CellSettings): string[] {
+function queryGroup(settings: CellSettings): string | null {
   const attack = settings.attack;
-  if (!sharesTransferSet(attack.name)) return [];
+  const definition = attackDefinition(attack.name);
+  const perBudget = definition.servesPrefixes === false ? { budget: settings.budget } : {};
+  if (sharesTransferSet(attack.name)) {
+    return canonicalJson({ victim: settings.victim, attack: attack.name, queryset: attack.queryset, querysetSplit: attack.querysetSplit, seed: settings.seed, ...perBudget });
+  }
+  return canonicalJson({ adaptive: withoutBudget(settings), ...perBudget });
+}
+
+function withoutBudget(settings: CellSettings): Omit<CellSettings, 'budget'> {
+  const rest: Partial<CellSettings> = { ...settings };
+  delete rest.budget;
+  return rest as Omit<CellSettings, 'budget'>;
+}
+
+/**
+ * The shared work a cell needs, in the order it is built. A non-adaptive attack's transfer set
+ * lives in the posterior cache (`transfer-` key), MAD's side information on it beside it
+ * (`side-`); an adaptive attack's query phase is kept in the sweep's `queries/<key>/`
+ * (`queries-` key, also the cell's queryStore).
+ */
+function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
+  const attack = settings.attack;
+  if (!sharesTransferSet(attack.name)) {
+    const key = `queries-${shortHash({ cell: withoutBudget(settings), queries: queryBudget })}`;
+    return { shared: [key], queryStore: key };
+  }
   const transfer = shortHash({
     victim: settings.victim,
     attack: attack.name,
     queryset: attack.queryset,
     querysetSplit: attack.querysetSplit,
-    budget: settings.budget,
+    budget: queryBudget,
     seed: settings.seed,
   });
   const keys = [`transfer-${transfer}`];
   const side = sideInfoIdentity(settings.defense);
   if (side) keys.push(`side-${shortHash({ transfer, side })}`);
-  return keys;
+  return { shared: keys, queryStore: null };
+}
+
+/**
+ * The cell as it runs without a posterior cache: it shares no transfer set (each cell queries
+ * its own, up to its own budget); an adaptive query phase is still shared (the sweep keeps it).
+ */
+export function withoutCache(cell: Cell): Cell {
+  if (cell.queryStore) return cell;
+  return { ...cell, shared: [], queryBudget: cell.settings.budget };
 }
 
 /**

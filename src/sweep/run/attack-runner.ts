@@ -2,8 +2,11 @@
  * The real cell runner: one cell is one `poison attack` run through the attack library
  * (runAttack) with a single budget, its full output (result.json, the attacker model, its
  * per-epoch log) kept under `<out>/runs/<cell id>/`. Transfer sets and clean posteriors go
- * through the library's cache, so the defense cells of one non-adaptive transfer set query the
- * victim once; the scheduler makes sure one cell builds each set while the others wait.
+ * through the library's cache, so the defense and budget cells of one non-adaptive transfer set
+ * query the victim once; an adaptive attack's query phase is kept in `<out>/queries/<key>/`,
+ * so the budget cells of one (attack, defense, seed) run it once. Either is run up to the
+ * largest budget of the cells sharing it (cell.queryBudget), and the scheduler makes sure one
+ * cell builds each while the others wait.
  */
 import * as path from 'node:path';
 import { attackSettingsOf, jacobianSettingsOf, type LabelMode } from '../../attacks/names.js';
@@ -122,6 +125,8 @@ export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendNa
     // A run directory without its cell file is a killed earlier attempt: replace it.
     force: true,
     cacheDir: context.cacheDir,
+    queryBudget: cell.queryBudget,
+    queryStore: cell.queryStore ? path.join(context.queriesDir, cell.queryStore) : null,
     dataDir: context.dataDirs[s.victim.dataset],
     testLimit: s.testLimit ?? undefined,
     backend: backend ?? undefined,

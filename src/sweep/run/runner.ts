@@ -15,6 +15,8 @@ export interface RunContext {
   victimDir: string;
   /** `<out>/runs`: each cell's full attack output goes to `<runsDir>/<cell id>/`. */
   runsDir: string;
+  /** `<out>/queries`: an adaptive attack's query phase shared by cells goes to `<queriesDir>/<key>/`. */
+  queriesDir: string;
   cacheDir: string | null;
   dataDirs: Partial<Record<DatasetName, string>>;
   queryBatchSize: number;

@@ -58,6 +58,14 @@ export class FileGate implements SharedWorkGate {
     await lock?.release();
   }
 
+  /**
+   * The key's work was deleted (nothing needs it any more): drop its marker, so that a cell
+   * needing it after all (a grown grid) builds it again instead of waiting for it or reading nothing.
+   */
+  async forget(key: string): Promise<void> {
+    await fs.rm(this.file(key, 'ready'), { force: true });
+  }
+
   async releaseAll(): Promise<void> {
     for (const key of [...this.held.keys()]) await this.finish(key, false);
   }

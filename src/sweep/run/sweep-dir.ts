@@ -17,8 +17,11 @@ import { makeDirs } from '../../util/safe-fs.js';
 const SWEEP_FILE = 'sweep.json';
 const SWEEP_FORMAT = 'poison-sweep/1';
 
+/** Adaptive attacks' query phases shared by the cells of one group until all of them finished. */
+export const QUERIES_DIR = 'queries';
+
 /** Every entry a sweep writes in its directory; --force deletes these and nothing else. */
-const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'runs', 'victim', 'locks', 'plots', 'sweep.csv', 'summary.md'] as const;
+const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'runs', 'victim', 'locks', QUERIES_DIR, 'plots', 'sweep.csv', 'summary.md'] as const;
 
 interface SweepFile {
   format: typeof SWEEP_FORMAT;
