@@ -80,7 +80,7 @@ test('poison eval and poison attack run the toy defense from its one file, prepa
     assert.equal(help.status, 0, help.stderr);
     const text = help.stdout.replace(/\s+/g, ' ');
     assert.ok(text.includes(`--toy-temperature <t> ${TOY_DEFENSE}: temperature T in (0, 100] (default 1)`), `${command} --help: ${text}`);
-    assert.ok(text.includes(`mad-argmax, ${TOY_DEFENSE})`), `${command} --help lists the defense`);
+    assert.ok(text.includes(`, ${TOY_DEFENSE})`), `${command} --help lists the defense`);
   }
 
   const bad = poison([...evalArgs.slice(0, -1), path.join(root, 'bad')].map((x) => (x === '3' ? '0' : x)), withToy);
@@ -151,7 +151,9 @@ test('the registry: duplicates refused; a key shared with different ranges is va
   assert.equal(parseDefenseSpec('mad', { eps: '3' }).eps, 3, "MAD's own declaration of --eps has no upper bound");
   const eps = defenseFlags().find((f) => f.key === 'eps');
   assert.ok(eps);
-  assert.equal(flagHelp(eps), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5); toy-budget: L1 budget in [0, 2] (required)');
+  const help = flagHelp(eps);
+  assert.ok(help.startsWith('mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5); '), help);
+  assert.ok(help.endsWith('; toy-budget: L1 budget in [0, 2] (required)'), help);
   assert.deepEqual(operatingAxis('toy-budget'), { key: 'eps', field: 'budget' });
   const spec = parseDefenseSpec('toy-budget', { eps: '0.25' });
   assert.equal(describeDefense(spec), 'toy-budget(eps=0.25)');

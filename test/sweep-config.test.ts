@@ -219,6 +219,7 @@ test('the shipped configs are valid and expand to the documented grids', () => {
     if (c.victim.kind !== 'train') continue;
     sizes[name] = expandGrid(c, { dataset: c.victim.train.dataset, arch: c.victim.train.arch, train: c.victim.train }).length;
   }
-  // quick: 2 attacks × 2 budgets × 8 points; the paper grids: 2 attacks × 1 budget × 21 points.
-  assert.deepEqual(sizes, { 'cifar.yaml': 42, 'fashion.yaml': 42, 'mnist.yaml': 42, 'quick.yaml': 32 });
+  // quick: 2 attacks × 2 budgets × 8 points; the paper grids: 2 attacks × 1 budget × 21 points;
+  // defenses-compared: 3 attacks × 1 budget × 23 points.
+  assert.deepEqual(sizes, { 'cifar.yaml': 42, 'defenses-compared.yaml': 69, 'fashion.yaml': 42, 'mnist.yaml': 42, 'quick.yaml': 32 });
 });
