@@ -11,6 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type EngineInfo } from '../src/engine/backend.js';
 import { installedWebGpuKernels, registerWebGpuKernels } from '../src/engine/webgpu-kernels.js';
@@ -33,6 +35,7 @@ import type { TransferSet } from '../src/attacks/transfer-set.js';
 import { BlackBoxOracle } from '../src/attack-run/oracle.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
 import { maxErrors } from './helpers/max-error.js';
+import { saveRandomModel } from './helpers/saved-model.js';
 
 type Compute = 'wasm' | 'cpu' | 'webgpu';
 
@@ -200,7 +203,23 @@ if (why) {
     'random-noise': { 'noise-eps': '1' },
     mad: { eps: '0.5' },
     'mad-argmax': { eps: '0.5' },
+    // Their helper models: randomly initialised LeNets saved once (helperModels below).
+    'adaptive-misinformation': { 'am-tau': '0.9' },
+    grad2: { eps: '0.5', 'grad2-target': 'min-ip' },
   };
+
+  let helperDirs: { misinformation: string; surrogate: string } | null = null;
+  /** Saved random LeNets standing in for the misinformation model and GRAD²'s surrogate. */
+  async function helperModels(): Promise<{ misinformation: string; surrogate: string }> {
+    if (helperDirs) return helperDirs;
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'poison-webgpu-helpers-'));
+    process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+    const dirs = { misinformation: path.join(root, 'misinformation'), surrogate: path.join(root, 'surrogate') };
+    await saveRandomModel(dirs.misinformation, { seed: 21, kind: 'misinformation' });
+    await saveRandomModel(dirs.surrogate, { seed: 22, kind: 'surrogate' });
+    helperDirs = dirs;
+    return dirs;
+  }
 
   /** Released ỹ of every defense (and MAD's autodiff Jacobian) for 4 queries to a random LeNet. */
   async function defenseOutputs(backend: Compute): Promise<Map<string, Float32Array>> {
@@ -209,8 +228,15 @@ if (why) {
     const victim = buildModel('lenet', { inputShape, numClasses: 10, rng: new Rng(11) });
     const pixels = randomValues(new Rng(12), 4 * 28 * 28, -1, 2);
     const out = new Map<string, Float32Array>();
-    const configs: [string, Record<string, string>][] = defenseNames().map((n) => [n, DEFENSE_FLAGS[n]!]);
+    const helpers = await helperModels();
+    const helperFlags: Record<string, Record<string, string>> = {
+      'adaptive-misinformation': { misinformation: helpers.misinformation },
+      grad2: { 'grad2-surrogate': helpers.surrogate },
+    };
+    const configs: [string, Record<string, string>][] = defenseNames().map((n) => [n, { ...DEFENSE_FLAGS[n]!, ...helperFlags[n] }]);
     configs.push(['mad', { eps: '0.5', jacobian: 'autodiff' }]);
+    // GRAD²'s finite differences over every parameter (all-ones), beside its closed form (min-ip) above.
+    configs.push(['grad2', { eps: '0.5', ...helperFlags.grad2 }]);
     for (const [name, flags] of configs) {
       const defense = await createDefense(parseDefenseSpec(name, flags), { numClasses: 10, inputShape, arch: 'lenet', seed: 1 });
       const x = tf.tensor4d(pixels, [4, ...inputShape]);
@@ -227,7 +253,7 @@ if (why) {
     const expected = await defenseOutputs('wasm');
     const actual = await defenseOutputs('webgpu');
     assert.deepEqual([...actual.keys()], [...expected.keys()]);
-    assert.equal(expected.size, defenseNames().length + 1);
+    assert.equal(expected.size, defenseNames().length + 2);
     for (const [key, y] of expected) {
       assertClose(actual.get(key)!, y, 1e-3, key);
       // Every defense releases distributions: rows on the simplex.
