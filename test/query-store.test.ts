@@ -57,6 +57,23 @@ test('an entry reads back exactly, and any prefix of it alone', async () => {
   const indices = Int32Array.from([9, 4, 7, 0, 2]);
   await storeQueries(root, poolIdentity, { count: ROWS, images: { kind: 'pool', indices }, clean, released }, IMAGE, K);
   assert.deepEqual((await loadStoredQueries(root, poolIdentity, 3, IMAGE, K))?.images, { kind: 'pool', indices: indices.slice(0, 3) });
+  assert.equal((await loadStoredQueries(root, poolIdentity, 3, IMAGE, K))?.policy, undefined, 'no policy stored, none read');
+
+  // A policy-driven pool attack's trace travels with its queries, cut to the prefix: the first
+  // actions, and the snapshots taken by then (so a replayed budget reports its own queryPolicy).
+  const policyIdentity = { ...identity, attack: 'bandit' };
+  const policy = {
+    labels: [1, 2, 3],
+    actions: Int32Array.from([0, 2, 2, 1, 0]),
+    snapshots: [{ queries: 0, policy: [1 / 3, 1 / 3, 1 / 3] }, { queries: 2, policy: [0.2, 0.3, 0.5] }, { queries: 5, policy: [0.1, 0.2, 0.7] }],
+  };
+  await storeQueries(root, policyIdentity, { count: ROWS, images: { kind: 'pool', indices }, clean, released, policy }, IMAGE, K);
+  assert.deepEqual((await loadStoredQueries(root, policyIdentity, ROWS, IMAGE, K))?.policy, policy);
+  assert.deepEqual((await loadStoredQueries(root, policyIdentity, 3, IMAGE, K))?.policy, {
+    labels: [1, 2, 3],
+    actions: Int32Array.from([0, 2, 2]),
+    snapshots: policy.snapshots.slice(0, 2),
+  });
 
   await assert.rejects(loadStoredQueries(root, identity, ROWS + 1, IMAGE, K), RuntimeFailure, 'more rows than stored');
   await assert.rejects(loadStoredQueries(root, identity, ROWS, IMAGE, K + 1), RuntimeFailure, 'another class count');

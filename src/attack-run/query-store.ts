@@ -6,7 +6,8 @@
  * budget, so they are exactly the queries it would have sent with budget B.
  *
  * Layout: <root>/<key>/images (pixels.f32, or indices.i32 for query-pool images), clean.f32,
- * released.f32, and header.json, written last: every file is written atomically and only an
+ * released.f32, policy.json for an attack that picks pool classes by a policy (its trace), and
+ * header.json, written last: every file is written atomically and only an
  * entry with a header loads, so a killed run never leaves an entry that is taken for complete.
  * The key hashes the identity (everything the queries depend on), which the header repeats.
  */
@@ -15,9 +16,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import type { PolicyTrace } from '../attacks/transfer-set.js';
 
-const STORE_FORMAT = 1;
+const STORE_FORMAT = 2;
 const HEADER = 'header.json';
+const POLICY = 'policy.json';
 
 /** The query images of an entry: synthesised pixels (count × imageSize) or query-pool indices. */
 type StoredImages = { kind: 'pixels'; pixels: Float32Array } | { kind: 'pool'; indices: Int32Array };
@@ -29,6 +32,15 @@ interface StoredQueries {
   images: StoredImages;
   clean: Float32Array;
   released: Float32Array;
+  /** The policy trace cut to the prefix: the first `count` actions, the snapshots taken by then. */
+  policy?: PolicyTrace;
+}
+
+/** policy.json: the trace with its actions as a plain list. */
+interface StoredPolicy {
+  labels: number[];
+  actions: number[];
+  snapshots: PolicyTrace['snapshots'];
 }
 
 interface StoreHeader {
@@ -37,6 +49,8 @@ interface StoreHeader {
   images: StoredImages['kind'];
   count: number;
   rowLength: { image: number; posterior: number };
+  /** Whether policy.json was written. */
+  policy: boolean;
   createdAt: string;
 }
 
@@ -83,7 +97,22 @@ export async function loadStoredQueries(
   const released = await readPrefix(path.join(dir, 'released.f32'), rows * numClasses * 4, header.count * numClasses * 4);
   const images: StoredImages =
     header.images === 'pixels' ? { kind: 'pixels', pixels: new Float32Array(imageBytes.buffer) } : { kind: 'pool', indices: new Int32Array(imageBytes.buffer) };
-  return { dir, count: rows, images, clean: new Float32Array(clean.buffer), released: new Float32Array(released.buffer) };
+  const out: StoredQueries = { dir, count: rows, images, clean: new Float32Array(clean.buffer), released: new Float32Array(released.buffer) };
+  if (header.policy) {
+    let stored: StoredPolicy;
+    try {
+      stored = JSON.parse(await fs.readFile(path.join(dir, POLICY), 'utf8')) as StoredPolicy;
+    } catch (err) {
+      throw new RuntimeFailure(`${path.join(dir, POLICY)} cannot be read (${(err as Error).message}): delete ${dir} and rerun`);
+    }
+    if (stored.actions.length !== header.count) throw new RuntimeFailure(`${path.join(dir, POLICY)} does not hold ${header.count} actions: delete ${dir} and rerun`);
+    out.policy = {
+      labels: stored.labels,
+      actions: Int32Array.from(stored.actions.slice(0, rows)),
+      snapshots: stored.snapshots.filter((snapshot) => snapshot.queries <= rows),
+    };
+  }
+  return out;
 }
 
 /** The first `bytes` bytes of a file that must hold exactly `total` (a fresh, aligned buffer). */
@@ -119,7 +148,7 @@ function bytesOf(a: Float32Array | Int32Array): Uint8Array {
 export async function storeQueries(
   root: string,
   identity: unknown,
-  queries: { count: number; images: StoredImages; clean: Float32Array; released: Float32Array },
+  queries: { count: number; images: StoredImages; clean: Float32Array; released: Float32Array; policy?: PolicyTrace },
   imageSize: number,
   numClasses: number,
 ): Promise<string> {
@@ -136,12 +165,18 @@ export async function storeQueries(
   await writeFileAtomic(path.join(dir, imageFile(queries.images.kind)), bytesOf(imageData));
   await writeFileAtomic(path.join(dir, 'clean.f32'), bytesOf(queries.clean));
   await writeFileAtomic(path.join(dir, 'released.f32'), bytesOf(queries.released));
+  if (queries.policy) {
+    if (queries.policy.actions.length !== queries.count) throw new Error(`storeQueries: the policy trace does not hold ${queries.count} actions`);
+    const stored: StoredPolicy = { labels: queries.policy.labels, actions: Array.from(queries.policy.actions), snapshots: queries.policy.snapshots };
+    await writeJsonAtomic(path.join(dir, POLICY), stored);
+  }
   const header: StoreHeader = {
     format: STORE_FORMAT,
     identity,
     images: queries.images.kind,
     count: queries.count,
     rowLength: { image: imageLength, posterior: numClasses },
+    policy: queries.policy !== undefined,
     createdAt: new Date().toISOString(),
   };
   await writeJsonAtomic(path.join(dir, HEADER), header);

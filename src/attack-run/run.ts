@@ -254,7 +254,15 @@ async function collectTransferSet(
       else if (pool) transferImages = { kind: 'pool', pool, indices: images.indices };
       else throw new Error(`${stored.dir} holds query-pool images, and ${spec.attack} has no pool`);
       return {
-        transfer: { attack: spec.attack, count: stored.count, numClasses: K, input: params.input, images: transferImages, released: releasedRows },
+        transfer: {
+          attack: spec.attack,
+          count: stored.count,
+          numClasses: K,
+          input: params.input,
+          images: transferImages,
+          released: releasedRows,
+          ...(stored.policy ? { policy: stored.policy } : {}),
+        },
         clean: (n) => cleanRows.slice(0, n * K),
         released: (n) => releasedRows.slice(0, n * K),
         cache: { cache: 'hit', cacheEntry: stored.dir, victimQueryBatches: 0 },
@@ -272,6 +280,7 @@ async function collectTransferSet(
         images: transfer.images.kind === 'pixels' ? { kind: 'pixels', pixels: transfer.images.pixels } : { kind: 'pool', indices: transfer.images.indices },
         clean: oracle.log.clean.toArray(),
         released: oracle.log.released.toArray(),
+        ...(transfer.policy ? { policy: transfer.policy } : {}),
       },
       size,
       K,
