@@ -6,13 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXTENSIONS_ENV } from '../src/extensions.js';
 import { trainVictim } from '../src/train/victim.js';
-import { POISON_BIN } from './helpers/cli.js';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { TOY_ATTACK, TOY_ATTACK_MODULE } from './helpers/toy-attack.js';
 
 let root: string;
@@ -32,9 +31,9 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-function poison(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [POISON_BIN, ...args], { encoding: 'utf8', cwd: root, env });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function poison(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
+  // No time limit: these runs include whole sweeps.
+  return runCli(args, { cwd: root, env, timeoutMs: 0 });
 }
 
 test('poison attack runs the toy attack from its one file; without the extension the name is refused', async () => {

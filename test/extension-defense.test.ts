@@ -7,7 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +18,7 @@ import { flagHelp, operatingAxis, parseDefenseSpec } from '../src/defenses/param
 import { defenseFlags, registerDefense } from '../src/defenses/registry.js';
 import { describeDefense, defenseSlug } from '../src/defenses/spec.js';
 import { trainVictim } from '../src/train/victim.js';
-import { POISON_BIN } from './helpers/cli.js';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { TOY_DEFENSE, TOY_DEFENSE_MODULE, TOY_PREPARE_LOG } from './helpers/toy-defense.js';
 
 let root: string;
@@ -39,9 +38,9 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-function poison(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [POISON_BIN, ...args], { encoding: 'utf8', cwd: root, env });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function poison(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
+  // No time limit: these runs include whole sweeps.
+  return runCli(args, { cwd: root, env, timeoutMs: 0 });
 }
 
 async function prepareLog(dir: string): Promise<string[]> {

@@ -6,7 +6,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { UsageError } from '../src/errors.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
 import { trainVictim } from '../src/train/victim.js';
-import { POISON_BIN } from './helpers/cli.js';
+import { runCli, type CliRun } from './helpers/cli.js';
 import type { AttackResult } from '../src/attack-run/result.js';
 
 let root: string;
@@ -33,9 +32,9 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-function poison(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [POISON_BIN, ...args], { encoding: 'utf8', cwd: root });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function poison(args: string[]): CliRun {
+  // No time limit: these runs include whole sweeps.
+  return runCli(args, { cwd: root, timeoutMs: 0 });
 }
 
 const attack = (out: string, ...extra: string[]): string[] => [
