@@ -23,6 +23,14 @@
 # than one sitting, stopped with `kill -- -PGID`: the killed segment's seconds are appended to
 # segments.txt by the trap below) and the wall time is the sum of the segments. Keep the machine
 # otherwise idle while it runs.
+#
+# SHARD=i/n times only shard i of n of the sweep (`poison sweep --shard`), so that a run too
+# long for one sitting can still be measured with BASE back to back, shard by shard: shard 1
+# in one sitting (BASE then this checkout), then RESUME=1 SHARD=2/2 in the next, and so on.
+# Each shard's seconds are one line of segments.txt and the wall time is their sum: the same
+# work as one unsharded run (the victim is trained by the first shard only, transfer sets are
+# built once), split at cell boundaries, so no killed cell is counted twice. After each shard
+# an untimed `--merge` writes sweep.csv from the cells finished so far, for the comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +71,16 @@ if [ -n "$BASE" ] && [ ! -d "$BASE/dist" ]; then
   exit 2
 fi
 
+SHARD=${SHARD:-}
+SHARD_FLAGS=()
+if [ -n "$SHARD" ]; then
+  if ! [[ $SHARD =~ ^[1-9][0-9]*/[1-9][0-9]*$ ]]; then
+    echo "sweep-time: SHARD=$SHARD is not i/n (e.g. SHARD=1/2)" >&2
+    exit 2
+  fi
+  SHARD_FLAGS=(--shard "$SHARD")
+fi
+
 # time_sweep LABEL BIN JOBS: one sweep from nothing into $OUT/LABEL with that build's bin/poison.
 time_sweep() {
   local label=$1 bin=$2 jobs=$3
@@ -73,11 +91,15 @@ time_sweep() {
   start=$(date +%s.%N)
   # A segment stopped by a signal still counts: its seconds go to segments.txt, marked as such.
   trap 'awk "BEGIN { printf \"%.1f killed\\n\", $(date +%s.%N) - $start }" >> "$dir/segments.txt"; exit 130' INT TERM
-  node "$bin" sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
+  node "$bin" sweep "$RUN_CONFIG" --jobs "$jobs" --out "$dir/sweep" --cache-dir "$dir/cache" --quiet "${SHARD_FLAGS[@]}" >> "$dir/log.txt" 2>&1 \
     || { echo "sweep-time: the run $label failed, see $dir/log.txt" >&2; exit 1; }
   trap - INT TERM
   end=$(date +%s.%N)
-  awk "BEGIN { printf \"%.1f\\n\", $end - $start }" >> "$dir/segments.txt"
+  awk "BEGIN { printf \"%.1f${SHARD:+ shard $SHARD}\\n\", $end - $start }" >> "$dir/segments.txt"
+  if [ -n "$SHARD" ]; then
+    node "$bin" sweep "$RUN_CONFIG" --merge --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
+      || { echo "sweep-time: merging $label failed, see $dir/log.txt" >&2; exit 1; }
+  fi
   awk '{ total += $1 } END { printf "%.1f\n", total }' "$dir/segments.txt" > "$dir/wall-seconds.txt"
   echo "sweep-time: $NAME $label took $(cat "$dir/wall-seconds.txt") s ($(wc -l < "$dir/segments.txt") segment(s))" >&2
 }
