@@ -24,6 +24,9 @@
 # segments.txt by the trap below) and the wall time is the sum of the segments. Keep the machine
 # otherwise idle while it runs.
 #
+# BASE_LAST=1 runs BASE second instead of first: alternate it between sittings (e.g. one shard
+# each way) so that a drift of the machine over an hour does not always favour the same build.
+#
 # SHARD=i/n times only shard i of n of the sweep (`poison sweep --shard`), so that a run too
 # long for one sitting can still be measured with BASE back to back, shard by shard: shard 1
 # in one sitting (BASE then this checkout), then RESUME=1 SHARD=2/2 in the next, and so on.
@@ -106,12 +109,16 @@ time_sweep() {
 
 LABELS=()
 for jobs in "$@"; do
-  if [ -n "$BASE" ]; then
+  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" != 1 ]; then
     time_sweep "base-jobs-$jobs" "$BASE/bin/poison" "$jobs"
     LABELS+=("base-jobs-$jobs")
   fi
   time_sweep "jobs-$jobs" bin/poison "$jobs"
   LABELS+=("jobs-$jobs")
+  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" = 1 ]; then
+    time_sweep "base-jobs-$jobs" "$BASE/bin/poison" "$jobs"
+    LABELS+=("base-jobs-$jobs")
+  fi
 done
 
 node --input-type=module - "$OUT" "${LABELS[@]}" <<'JS'

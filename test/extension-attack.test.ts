@@ -4,41 +4,21 @@
  * `poison attack` and a real sweep, its flags come from its declaration, and without the
  * variable the same name is refused.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXTENSIONS_ENV } from '../src/extensions.js';
-import { trainVictim } from '../src/train/victim.js';
-import { runCli, type CliRun } from './helpers/cli.js';
+import { useVictimWorkspace } from './helpers/victim-workspace.js';
 import { TOY_ATTACK, TOY_ATTACK_MODULE } from './helpers/toy-attack.js';
 
-let root: string;
-let victim: string;
+const ws = useVictimWorkspace('poison-extension-');
+const { poison } = ws;
 const withToy = { ...process.env, [EXTENSIONS_ENV]: TOY_ATTACK_MODULE };
 
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-extension-'));
-  victim = path.join(root, 'victim');
-  await trainVictim({
-    dataset: 'mnist', arch: 'lenet', epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0,
-    seed: 1, out: victim, force: false, limit: 300, backend: 'wasm', quiet: true,
-  });
-});
-
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-function poison(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
-  // No time limit: these runs include whole sweeps.
-  return runCli(args, { cwd: root, env, timeoutMs: 0 });
-}
-
 test('poison attack runs the toy attack from its one file; without the extension the name is refused', async () => {
-  const out = path.join(root, 'toy-run');
-  const args = ['attack', '--victim', victim, '--attack', TOY_ATTACK, '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '30',
+  const out = path.join(ws.root, 'toy-run');
+  const args = ['attack', '--victim', ws.victim, '--attack', TOY_ATTACK, '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '30',
     '--backend', 'wasm', '--test-limit', '100', '--epochs', '1', '--quiet', '--no-cache', '--out', out];
   const r = poison(args, withToy);
   assert.equal(r.status, 0, r.stderr);
@@ -52,20 +32,20 @@ test('poison attack runs the toy attack from its one file; without the extension
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout.replace(/\s+/g, ' '), new RegExp(`--queryset <name> knockoff, (?:[a-z-]+, )*${TOY_ATTACK}:`));
 
-  const refused = poison(args.map((a) => (a === out ? path.join(root, 'refused') : a)));
+  const refused = poison(args.map((a) => (a === out ? path.join(ws.root, 'refused') : a)));
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, new RegExp(`^poison: --attack: unknown value '${TOY_ATTACK}'`));
   assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
 
-  const badModule = poison(['attack', '--help'], { ...process.env, [EXTENSIONS_ENV]: path.join(root, 'no-such.js') });
+  const badModule = poison(['attack', '--help'], { ...process.env, [EXTENSIONS_ENV]: path.join(ws.root, 'no-such.js') });
   assert.equal(badModule.status, 2);
   assert.match(badModule.stderr, /^poison: POISON_EXTENSION_MODULES: cannot load .*no-such\.js/);
 });
 
 test('a sweep runs the toy attack through its workers', async () => {
-  const config = path.join(root, 'toy.yaml');
+  const config = path.join(ws.root, 'toy.yaml');
   await fs.writeFile(config, `
-victim: {dir: ${JSON.stringify(victim)}}
+victim: {dir: ${JSON.stringify(ws.victim)}}
 attacks:
   - {name: ${TOY_ATTACK}, queryset: mnist, querysetSplit: test}
 defenses: {none: {}, top-k: {k: 1}}
@@ -76,7 +56,7 @@ cacheDir: null
 `);
   const r = poison(['sweep', config, '--out', 'toy-sweep', '--backend', 'wasm', '--quiet'], withToy);
   assert.equal(r.status, 0, r.stderr);
-  const csv = await fs.readFile(path.join(root, 'toy-sweep', 'sweep.csv'), 'utf8');
+  const csv = await fs.readFile(path.join(ws.root, 'toy-sweep', 'sweep.csv'), 'utf8');
   const [header, ...rows] = csv.trimEnd().split('\n');
   const attackColumn = header!.split(',').indexOf('attack');
   assert.equal(rows.length, 2);

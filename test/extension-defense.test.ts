@@ -5,10 +5,9 @@
  * prepare() runs before create() (and once per spec in a sweep, in the parent process); without
  * the variable the same name is refused. Also: the registry's rules for a declaration.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../src/errors.js';
@@ -17,39 +16,20 @@ import type { DefenseDefinition } from '../src/defenses/definition.js';
 import { flagHelp, operatingAxis, parseDefenseSpec } from '../src/defenses/params.js';
 import { defenseFlags, registerDefense } from '../src/defenses/registry.js';
 import { describeDefense, defenseSlug } from '../src/defenses/spec.js';
-import { trainVictim } from '../src/train/victim.js';
-import { runCli, type CliRun } from './helpers/cli.js';
+import { useVictimWorkspace } from './helpers/victim-workspace.js';
 import { TOY_DEFENSE, TOY_DEFENSE_MODULE, TOY_PREPARE_LOG } from './helpers/toy-defense.js';
 
-let root: string;
-let victim: string;
+const ws = useVictimWorkspace('poison-extension-defense-');
+const { poison } = ws;
 const withToy = { ...process.env, [EXTENSIONS_ENV]: TOY_DEFENSE_MODULE };
-
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-extension-defense-'));
-  victim = path.join(root, 'victim');
-  await trainVictim({
-    dataset: 'mnist', arch: 'lenet', epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0,
-    seed: 1, out: victim, force: false, limit: 300, backend: 'wasm', quiet: true,
-  });
-});
-
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-function poison(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
-  // No time limit: these runs include whole sweeps.
-  return runCli(args, { cwd: root, env, timeoutMs: 0 });
-}
 
 async function prepareLog(dir: string): Promise<string[]> {
   return (await fs.readFile(path.join(dir, TOY_PREPARE_LOG), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 }
 
 test('poison eval and poison attack run the toy defense from its one file, prepared first; without the extension the name is refused', async () => {
-  const out = path.join(root, 'toy-eval');
-  const evalArgs = ['eval', '--victim', victim, '--defense', TOY_DEFENSE, '--toy-temperature', '3', '--test-limit', '50', '--backend', 'wasm', '--quiet', '--out', out];
+  const out = path.join(ws.root, 'toy-eval');
+  const evalArgs = ['eval', '--victim', ws.victim, '--defense', TOY_DEFENSE, '--toy-temperature', '3', '--test-limit', '50', '--backend', 'wasm', '--quiet', '--out', out];
   const r = poison(evalArgs, withToy);
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(await fs.readFile(path.join(out, 'eval.json'), 'utf8')) as { defense: { description: string; spec: unknown }; results: { queries: number; l1: { mean: number } } };
@@ -57,22 +37,22 @@ test('poison eval and poison attack run the toy defense from its one file, prepa
   assert.equal(report.defense.description, `${TOY_DEFENSE}(toy-temperature=3)`);
   assert.equal(report.results.queries, 50);
   assert.ok(report.results.l1.mean > 0, 'T = 3 changes the released posteriors');
-  assert.deepEqual(await prepareLog(victim), ['3 built']);
+  assert.deepEqual(await prepareLog(ws.victim), ['3 built']);
 
-  const attackOut = path.join(root, 'toy-attack');
-  const a = poison(['attack', '--victim', victim, '--defense', TOY_DEFENSE, '--toy-temperature', '3', '--queryset', 'mnist', '--queryset-split', 'test',
+  const attackOut = path.join(ws.root, 'toy-attack');
+  const a = poison(['attack', '--victim', ws.victim, '--defense', TOY_DEFENSE, '--toy-temperature', '3', '--queryset', 'mnist', '--queryset-split', 'test',
     '--budget', '30', '--backend', 'wasm', '--test-limit', '50', '--epochs', '1', '--quiet', '--no-cache', '--out', attackOut], withToy);
   assert.equal(a.status, 0, a.stderr);
   const result = JSON.parse(await fs.readFile(path.join(attackOut, 'result.json'), 'utf8')) as { defense: { name: string; temperature: number }; runs: { budget: number }[] };
   assert.equal(result.defense.name, TOY_DEFENSE);
   assert.equal(result.defense.temperature, 3);
   assert.deepEqual(result.runs.map((run) => run.budget), [30]);
-  assert.deepEqual(await prepareLog(victim), ['3 built', '3 found'], 'prepare() is idempotent: the second run finds its marker');
+  assert.deepEqual(await prepareLog(ws.victim), ['3 built', '3 found'], 'prepare() is idempotent: the second run finds its marker');
 
   // The default output directory is named by the derived slug.
-  const byDefault = poison(['eval', '--victim', victim, '--defense', TOY_DEFENSE, '--test-limit', '20', '--backend', 'wasm', '--quiet'], withToy);
+  const byDefault = poison(['eval', '--victim', ws.victim, '--defense', TOY_DEFENSE, '--test-limit', '20', '--backend', 'wasm', '--quiet'], withToy);
   assert.equal(byDefault.status, 0, byDefault.stderr);
-  await fs.access(path.join(root, 'results', 'eval', `victim-${TOY_DEFENSE}-toy-temperature1-s1`, 'eval.json'));
+  await fs.access(path.join(ws.root, 'results', 'eval', `victim-${TOY_DEFENSE}-toy-temperature1-s1`, 'eval.json'));
 
   for (const command of ['eval', 'attack']) {
     const help = poison([command, '--help'], withToy);
@@ -82,11 +62,11 @@ test('poison eval and poison attack run the toy defense from its one file, prepa
     assert.ok(text.includes(`, ${TOY_DEFENSE})`), `${command} --help lists the defense`);
   }
 
-  const bad = poison([...evalArgs.slice(0, -1), path.join(root, 'bad')].map((x) => (x === '3' ? '0' : x)), withToy);
+  const bad = poison([...evalArgs.slice(0, -1), path.join(ws.root, 'bad')].map((x) => (x === '3' ? '0' : x)), withToy);
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr, 'poison: --toy-temperature must be > 0, got 0\n');
 
-  const refused = poison(['eval', '--victim', victim, '--defense', TOY_DEFENSE, '--backend', 'wasm', '--out', path.join(root, 'refused')]);
+  const refused = poison(['eval', '--victim', ws.victim, '--defense', TOY_DEFENSE, '--backend', 'wasm', '--out', path.join(ws.root, 'refused')]);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, new RegExp(`^poison: --defense: unknown value '${TOY_DEFENSE}'`));
   assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
@@ -94,9 +74,9 @@ test('poison eval and poison attack run the toy defense from its one file, prepa
 
 test('a sweep prepares the toy defense once per spec in its parent process, then runs its cells with the declared operating axis', async () => {
   // A copy of the victim, so this sweep's prepare log holds only its own calls.
-  const sweepVictim = path.join(root, 'sweep-victim');
-  await fs.cp(victim, sweepVictim, { recursive: true, filter: (src) => !path.basename(src).startsWith('toy-temper') });
-  const config = path.join(root, 'toy-defense.yaml');
+  const sweepVictim = path.join(ws.root, 'sweep-victim');
+  await fs.cp(ws.victim, sweepVictim, { recursive: true, filter: (src) => !path.basename(src).startsWith('toy-temper') });
+  const config = path.join(ws.root, 'toy-defense.yaml');
   await fs.writeFile(config, `
 victim: {dir: ${JSON.stringify(sweepVictim)}}
 attacks:
@@ -110,7 +90,7 @@ cacheDir: null
   const r = poison(['sweep', config, '--out', 'toy-defense-sweep', '--backend', 'wasm', '--jobs', '2', '--quiet'], withToy);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual((await prepareLog(sweepVictim)).sort(), ['2 built', '4 built'], 'one prepare() per distinct spec, none by the workers');
-  const rows: Record<string, string>[] = parse(await fs.readFile(path.join(root, 'toy-defense-sweep', 'sweep.csv'), 'utf8'), { columns: true, comment: '#' });
+  const rows: Record<string, string>[] = parse(await fs.readFile(path.join(ws.root, 'toy-defense-sweep', 'sweep.csv'), 'utf8'), { columns: true, comment: '#' });
   assert.equal(rows.length, 6, 'none and two temperatures at two budgets');
   const toyRows = rows.filter((row) => row.defense === TOY_DEFENSE);
   assert.equal(toyRows.length, 4);

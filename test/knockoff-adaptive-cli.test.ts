@@ -4,48 +4,28 @@
  * policy over time into queryPolicy, and policy.svg beside it; bad inputs are one stderr line
  * with exit 2; a sweep config takes the same keys, checks R ≥ b at its line, and its CSV lists them.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../src/errors.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
-import { trainVictim } from '../src/train/victim.js';
-import { runCli, type CliRun } from './helpers/cli.js';
+import { useVictimWorkspace } from './helpers/victim-workspace.js';
 import type { AttackResult } from '../src/attack-run/result.js';
 
-let root: string;
-let victim: string;
-
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-adaptive-'));
-  victim = path.join(root, 'victim');
-  await trainVictim({
-    dataset: 'mnist', arch: 'lenet', epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0,
-    seed: 1, out: victim, force: false, limit: 300, backend: 'wasm', quiet: true,
-  });
-});
-
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-function poison(args: string[]): CliRun {
-  // No time limit: these runs include whole sweeps.
-  return runCli(args, { cwd: root, timeoutMs: 0 });
-}
+const ws = useVictimWorkspace('poison-adaptive-');
+const { poison } = ws;
 
 const attack = (out: string, ...extra: string[]): string[] => [
-  'attack', '--victim', victim, '--attack', 'knockoff-adaptive', '--queryset', 'mnist', '--queryset-split', 'test',
-  '--backend', 'wasm', '--test-limit', '100', '--epochs', '1', '--quiet', '--out', path.join(root, out), ...extra,
+  'attack', '--victim', ws.victim, '--attack', 'knockoff-adaptive', '--queryset', 'mnist', '--queryset-split', 'test',
+  '--backend', 'wasm', '--test-limit', '100', '--epochs', '1', '--quiet', '--out', path.join(ws.root, out), ...extra,
 ];
 
 test('poison attack --attack knockoff-adaptive: settings in the config, queries per class and π over time in result.json, policy.svg', async () => {
   const r = poison(attack('run', '--budget', '30,70', '--bandit-batch', '8', '--refit-every', '24', '--reward', 'cert', '--div-window', '5'));
   assert.equal(r.status, 0, r.stderr);
-  const result = JSON.parse(await fs.readFile(path.join(root, 'run', 'result.json'), 'utf8')) as AttackResult;
+  const result = JSON.parse(await fs.readFile(path.join(ws.root, 'run', 'result.json'), 'utf8')) as AttackResult;
   assert.equal(result.attack, 'knockoff-adaptive');
   assert.deepEqual(result.config.settings, {
     reward: 'cert', banditBatch: 8, refitEvery: 24, refitEpochs: 1, refitLr: 0.1, refitMomentum: 0.5, divWindow: 5, banditStep: null,
@@ -63,19 +43,19 @@ test('poison attack --attack knockoff-adaptive: settings in the config, queries 
     assert.ok(s.pi.every((p) => p >= 0));
   }
   assert.equal(policy.plot, 'policy.svg');
-  const svg = await fs.readFile(path.join(root, 'run', 'policy.svg'), 'utf8');
+  const svg = await fs.readFile(path.join(ws.root, 'run', 'policy.svg'), 'utf8');
   assert.match(svg, /^<svg/);
   assert.match(svg, /π\(class\)/);
   assert.deepEqual(result.runs.map((run) => run.queries), [30, 70]);
 
   // A pool attack without a policy writes neither.
-  const plain = poison(['attack', '--victim', victim, '--attack', 'knockoff', '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '20',
-    '--backend', 'wasm', '--test-limit', '50', '--epochs', '1', '--quiet', '--no-cache', '--out', path.join(root, 'plain')]);
+  const plain = poison(['attack', '--victim', ws.victim, '--attack', 'knockoff', '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '20',
+    '--backend', 'wasm', '--test-limit', '50', '--epochs', '1', '--quiet', '--no-cache', '--out', path.join(ws.root, 'plain')]);
   assert.equal(plain.status, 0, plain.stderr);
-  const plainResult = JSON.parse(await fs.readFile(path.join(root, 'plain', 'result.json'), 'utf8')) as AttackResult;
+  const plainResult = JSON.parse(await fs.readFile(path.join(ws.root, 'plain', 'result.json'), 'utf8')) as AttackResult;
   assert.equal(plainResult.queryPolicy, null);
   assert.equal(plainResult.config.settings, null, 'knockoff declares no settings of its own');
-  assert.equal(existsSync(path.join(root, 'plain', 'policy.svg')), false);
+  assert.equal(existsSync(path.join(ws.root, 'plain', 'policy.svg')), false);
 });
 
 test('knockoff-adaptive bad inputs: one stderr line, exit 2, nothing written', () => {
@@ -93,16 +73,16 @@ test('knockoff-adaptive bad inputs: one stderr line, exit 2, nothing written', (
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr.trim(), says);
-    assert.equal(existsSync(path.join(root, `bad-${i}`)), false);
+    assert.equal(existsSync(path.join(ws.root, `bad-${i}`)), false);
   });
-  const other = poison(['attack', '--victim', victim, '--attack', 'knockoff', '--queryset', 'mnist', '--refit-every', '10']);
+  const other = poison(['attack', '--victim', ws.victim, '--attack', 'knockoff', '--queryset', 'mnist', '--refit-every', '10']);
   assert.equal(other.status, 2);
   assert.match(other.stderr, /^poison: --refit-every does not apply to --attack knockoff \(only to knockoff-adaptive\)/);
 });
 
 test('a sweep config takes its keys, reports R < b at its line, and the CSV lists its settings', async () => {
   const config = (extra: string): string => `
-victim: {dir: ${JSON.stringify(victim)}}
+victim: {dir: ${JSON.stringify(ws.victim)}}
 attacks:
   - {name: knockoff-adaptive, queryset: mnist, querysetSplit: test, banditBatch: 8, ${extra}}
 defenses: {none: {}}
@@ -119,10 +99,10 @@ cacheDir: null
     () => parseSweepConfig(config('reward: surprise'), 'c.yaml'),
     (err: unknown) => err instanceof UsageError && /attacks\[0\]\.reward.*one of cert, div, loss, all/.test(err.message),
   );
-  await fs.writeFile(path.join(root, 'adaptive.yaml'), config('refitEvery: 16, reward: div'));
+  await fs.writeFile(path.join(ws.root, 'adaptive.yaml'), config('refitEvery: 16, reward: div'));
   const r = poison(['sweep', 'adaptive.yaml', '--out', 'adaptive-sweep', '--backend', 'wasm', '--quiet']);
   assert.equal(r.status, 0, r.stderr);
-  const rows: Record<string, string>[] = parse(await fs.readFile(path.join(root, 'adaptive-sweep', 'sweep.csv'), 'utf8'), { columns: true });
+  const rows: Record<string, string>[] = parse(await fs.readFile(path.join(ws.root, 'adaptive-sweep', 'sweep.csv'), 'utf8'), { columns: true });
   assert.equal(rows.length, 1);
   assert.equal(rows[0]!.attack, 'knockoff-adaptive');
   assert.equal(
