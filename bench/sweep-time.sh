@@ -99,7 +99,9 @@ time_sweep() {
   trap - INT TERM
   end=$(date +%s.%N)
   awk "BEGIN { printf \"%.1f${SHARD:+ shard $SHARD}\\n\", $end - $start }" >> "$dir/segments.txt"
-  if [ -n "$SHARD" ]; then
+  # The shard that finishes the sweep's last cell merges by itself; any other leaves sweep.csv
+  # as it was, so merge what is finished so far (untimed) for the comparison below.
+  if [ -n "$SHARD" ] && [ -z "$(find "$dir/sweep/sweep.csv" -newermt "@$start" 2>/dev/null)" ]; then
     node "$bin" sweep "$RUN_CONFIG" --merge --out "$dir/sweep" --cache-dir "$dir/cache" --quiet >> "$dir/log.txt" 2>&1 \
       || { echo "sweep-time: merging $label failed, see $dir/log.txt" >&2; exit 1; }
   fi
@@ -108,17 +110,15 @@ time_sweep() {
 }
 
 LABELS=()
+# time_build LABEL_PREFIX BIN JOBS: time_sweep, and remember the label for the comparison.
+time_build() {
+  time_sweep "$1jobs-$3" "$2" "$3"
+  LABELS+=("$1jobs-$3")
+}
 for jobs in "$@"; do
-  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" != 1 ]; then
-    time_sweep "base-jobs-$jobs" "$BASE/bin/poison" "$jobs"
-    LABELS+=("base-jobs-$jobs")
-  fi
-  time_sweep "jobs-$jobs" bin/poison "$jobs"
-  LABELS+=("jobs-$jobs")
-  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" = 1 ]; then
-    time_sweep "base-jobs-$jobs" "$BASE/bin/poison" "$jobs"
-    LABELS+=("base-jobs-$jobs")
-  fi
+  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" != 1 ]; then time_build base- "$BASE/bin/poison" "$jobs"; fi
+  time_build "" bin/poison "$jobs"
+  if [ -n "$BASE" ] && [ "${BASE_LAST:-0}" = 1 ]; then time_build base- "$BASE/bin/poison" "$jobs"; fi
 done
 
 node --input-type=module - "$OUT" "${LABELS[@]}" <<'JS'
