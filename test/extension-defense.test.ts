@@ -2,8 +2,8 @@
  * A new defense is one file: a toy defense declared in test/helpers/toy-defense.ts, registered
  * through POISON_EXTENSION_MODULES (production names no such module), runs through `poison eval`,
  * `poison attack` and a real sweep; its flag and operating axis come from its declaration; its
- * prepare() runs before create() (and once per spec in a sweep, in the parent process); without
- * the variable the same name is refused. Also: the registry's rules for a declaration.
+ * prepare() runs before create() (and once per spec in a sweep, as a worker's task ahead of its
+ * cells); without the variable the same name is refused. Also: the registry's rules for a declaration.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ test('poison eval and poison attack run the toy defense from its one file, prepa
   assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
 });
 
-test('a sweep prepares the toy defense once per spec in its parent process, then runs its cells with the declared operating axis', async () => {
+test('a sweep prepares the toy defense once per spec before its cells, then runs them with the declared operating axis', async () => {
   // A copy of the victim, so this sweep's prepare log holds only its own calls.
   const sweepVictim = path.join(ws.root, 'sweep-victim');
   await fs.cp(ws.victim, sweepVictim, { recursive: true, filter: (src) => !path.basename(src).startsWith('toy-temper') });
@@ -89,7 +89,9 @@ cacheDir: null
 `);
   const r = poison(['sweep', config, '--out', 'toy-defense-sweep', '--backend', 'wasm', '--jobs', '2', '--quiet'], withToy);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual((await prepareLog(sweepVictim)).sort(), ['2 built', '4 built'], 'one prepare() per distinct spec, none by the workers');
+  // One build per distinct spec, by a prepare task, before any of its cells; each cell's worker then finds it.
+  const log = await prepareLog(sweepVictim);
+  for (const t of ['2', '4']) assert.deepEqual(log.filter((l) => l.startsWith(`${t} `)), [`${t} built`, `${t} found`, `${t} found`], log.join(', '));
   const rows: Record<string, string>[] = parse(await fs.readFile(path.join(ws.root, 'toy-defense-sweep', 'sweep.csv'), 'utf8'), { columns: true, comment: '#' });
   assert.equal(rows.length, 6, 'none and two temperatures at two budgets');
   const toyRows = rows.filter((row) => row.defense === TOY_DEFENSE);
@@ -103,7 +105,7 @@ cacheDir: null
   // A rerun finds every cell done: nothing to prepare.
   const again = poison(['sweep', config, '--out', 'toy-defense-sweep', '--backend', 'wasm', '--quiet'], withToy);
   assert.equal(again.status, 0, again.stderr);
-  assert.equal((await prepareLog(sweepVictim)).length, 2);
+  assert.equal((await prepareLog(sweepVictim)).length, 6);
 });
 
 test('the registry: duplicates refused; a key shared with different ranges is validated by each defense its own way', () => {

@@ -210,16 +210,25 @@ test('an attack entry may have its own budgets; top-level budgets cover the othe
   assert.match(problems(own.replace('budgets: [20, 40]', 'budgets: [5, 40]')).message, /attacks\[1\]\.budgets\[0\]: expected at least 10 \(attacks\[1\] jbda queries its seed set of 10 first\), found 5/);
 });
 
-test('the shipped configs are valid and expand to the documented grids', () => {
-  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../configs');
+test('the shipped configs (and the benchmarks\' own) are valid and expand to the documented grids', () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   const sizes: Record<string, number> = {};
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort()) {
-    const c = loadSweepConfig(path.join(dir, name));
-    assert.equal(c.victim.kind, 'train', name);
-    if (c.victim.kind !== 'train') continue;
-    sizes[name] = expandGrid(c, { dataset: c.victim.train.dataset, arch: c.victim.train.arch, train: c.victim.train }).length;
+  for (const folder of ['configs', 'bench']) {
+    for (const name of readdirSync(path.join(root, folder)).filter((n) => n.endsWith('.yaml')).sort()) {
+      const c = loadSweepConfig(path.join(root, folder, name));
+      assert.equal(c.victim.kind, 'train', name);
+      if (c.victim.kind !== 'train') continue;
+      sizes[`${folder}/${name}`] = expandGrid(c, { dataset: c.victim.train.dataset, arch: c.victim.train.arch, train: c.victim.train }).length;
+    }
   }
   // quick: 2 attacks × 2 budgets × 8 points; the paper grids: 2 attacks × 1 budget × 21 points;
-  // defenses-compared: 3 attacks × 1 budget × 23 points.
-  assert.deepEqual(sizes, { 'cifar.yaml': 42, 'defenses-compared.yaml': 69, 'fashion.yaml': 42, 'mnist.yaml': 42, 'quick.yaml': 32 });
+  // defenses-compared: 3 attacks × 1 budget × 23 points; prepare-overlap: 1 × 1 × 8.
+  assert.deepEqual(sizes, {
+    'bench/prepare-overlap.yaml': 8,
+    'configs/cifar.yaml': 42,
+    'configs/defenses-compared.yaml': 69,
+    'configs/fashion.yaml': 42,
+    'configs/mnist.yaml': 42,
+    'configs/quick.yaml': 32,
+  });
 });

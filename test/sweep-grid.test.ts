@@ -16,7 +16,7 @@ import { registerAttack } from '../src/attacks/registry.js';
 import { jbda } from '../src/attacks/jbda.js';
 import type { Cell, VictimIdentity } from '../src/sweep/plan/cell.js';
 import { parseShard, shardOf } from '../src/sweep/plan/shard.js';
-import { CellScheduler, orderForSharing } from '../src/sweep/run/scheduler.js';
+import { CellScheduler, orderForSharing, prepareTasksOf } from '../src/sweep/run/scheduler.js';
 import type { SharedWorkGate } from '../src/sweep/run/shared-work.js';
 import { FileLock } from '../src/sweep/run/file-lock.js';
 import { canonicalJson } from '../src/sweep/plan/canonical-json.js';
@@ -240,6 +240,76 @@ test('sharing order: grid order, undefended cell first within a transfer set', (
   const firstOfSet = new Map<string, Cell>();
   for (const c of ordered) if (c.shared[0]?.startsWith('transfer-') && !firstOfSet.has(c.shared[0])) firstOfSet.set(c.shared[0], c);
   for (const c of firstOfSet.values()) assert.equal(c.settings.defense.name, 'none');
+});
+
+const WITH_PREPARED = CONFIG.replace('reverse-sigmoid: {beta: 0.1}', 'reverse-sigmoid: {beta: 0.1}\n  adaptive-misinformation: {am-tau: [0.5, 0.9]}\n  grad2: {eps: 0.5}');
+
+test('what a defense builds beside the victim is one prepare- key per victim, shared by every point and seed, kept without a cache', () => {
+  const cells = cellsOf(WITH_PREPARED);
+  const prepareKeys = (c: Cell): string[] => c.shared.filter((k) => k.startsWith('prepare-'));
+  const byDefense = new Map<string, Set<string>>();
+  for (const c of cells) {
+    const keys = prepareKeys(c);
+    const name = c.settings.defense.name;
+    if (name !== 'adaptive-misinformation' && name !== 'grad2') {
+      assert.deepEqual(keys, [], `${name} builds nothing beside the victim`);
+      continue;
+    }
+    assert.equal(keys.length, 1);
+    assert.equal(c.shared.at(-1), keys[0], 'built last: after the query work it goes with');
+    byDefense.set(name, new Set([...(byDefense.get(name) ?? []), ...keys]));
+    assert.deepEqual(prepareKeys(withoutCache(c)), keys, 'no cache: still built once');
+  }
+  assert.equal(byDefense.get('adaptive-misinformation')?.size, 1, 'one f̂ for both τ, both seeds, every attack');
+  assert.equal(byDefense.get('grad2')?.size, 1);
+  assert.notDeepEqual(byDefense.get('grad2'), byDefense.get('adaptive-misinformation'));
+  // A model of the user's: nothing to build.
+  const own = cellsOf(WITH_PREPARED.replace('am-tau: [0.5, 0.9]', 'am-tau: [0.5, 0.9], misinformation: /models/fhat'));
+  for (const c of own.filter((c) => c.settings.defense.name === 'adaptive-misinformation')) assert.deepEqual(prepareKeys(c), []);
+  // One task per key.
+  assert.deepEqual(prepareTasksOf(cells).map((t) => t.key).sort(), [...byDefense.values()].flatMap((keys) => [...keys]).sort());
+  // Without a cache knockoff cells share no transfer set: grid order, prepare- keys group nothing.
+  const uncached = cells.filter((c) => c.settings.attack.name === 'knockoff').map(withoutCache);
+  assert.deepEqual(orderForSharing(uncached).map((c) => c.id), uncached.map((c) => c.id));
+});
+
+test('prepare tasks run ahead: cells needing the key wait for it while the others run; a failed task leaves the key to the first such cell', async () => {
+  const cells = cellsOf(WITH_PREPARED).filter((c) => c.settings.attack.name === 'jbda' && c.settings.seed === 1 && c.settings.budget === 100);
+  const needs = (c: Cell, key: string): boolean => c.shared.includes(key);
+  const gate = new MemoryGate();
+  const tasks = prepareTasksOf(cells);
+  assert.equal(tasks.length, 2);
+  const s = new CellScheduler(cells, gate, tasks);
+  const am = await s.nextPrepare();
+  const g2 = await s.nextPrepare();
+  assert.ok(am && g2);
+  assert.equal(await s.nextPrepare(), null, 'one task per key');
+  // Every cell that needs no prepared artifact runs meanwhile; the others wait.
+  const started: Cell[] = [];
+  for (let c = await s.next(); c; c = await s.next()) started.push(c);
+  assert.equal(started.length, cells.length - 3, 'two AM points and one GRAD² point wait');
+  assert.ok(started.every((c) => !needs(c, am.key) && !needs(c, g2.key)));
+  await s.prepared(am, true);
+  assert.ok(gate.readyKeys.has(am.key));
+  const afterAm: Cell[] = [];
+  for (let c = await s.next(); c; c = await s.next()) afterAm.push(c);
+  assert.deepEqual(afterAm.map((c) => c.settings.defense.name), ['adaptive-misinformation', 'adaptive-misinformation']);
+  await s.prepared(g2, false);
+  assert.ok(!gate.readyKeys.has(g2.key));
+  const leader = await s.next();
+  assert.ok(leader && needs(leader, g2.key), 'the GRAD² cell leads the key itself (its worker builds it)');
+  assert.ok(gate.led.has(g2.key));
+
+  // Another process (a shard) builds it: the task is dropped and its cells wait for that one.
+  const elsewhere = new CellScheduler(cells, new MemoryGate(new Set([am.key])), prepareTasksOf(cells));
+  const only = await elsewhere.nextPrepare();
+  assert.equal(only?.key, g2.key);
+  assert.equal(await elsewhere.nextPrepare(), null);
+  // Ready already (a rerun): no task at all.
+  const readyGate = new MemoryGate();
+  readyGate.readyKeys.add(am.key);
+  readyGate.readyKeys.add(g2.key);
+  assert.equal(await new CellScheduler(cells, readyGate, prepareTasksOf(cells)).nextPrepare(), null);
 });
 
 test('file lock: one holder at a time; a dead holder on this host does not block', async () => {

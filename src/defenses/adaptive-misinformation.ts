@@ -72,6 +72,8 @@ export const adaptiveMisinformation: DefenseDefinition = {
     const base = `adaptive-misinformation-tau${numberField(spec, 'tau')}-nu${numberField(spec, 'nu')}`;
     return dir === null ? base : `${base}-mis-${path.basename(dir.replace(/[\\/]+$/, '')) || 'dir'}`;
   },
+  // One f̂ per victim, trained from the victim's seed: every τ, ν and run seed shares it.
+  preparedIdentity: (spec) => (pathField(spec, 'misinformation') === null ? { model: 'misinformation beside the victim' } : null),
   async prepare(spec, ctx) {
     if (pathField(spec, 'misinformation') !== null) return;
     const out = misinformationDirOf(ctx.victimDir);

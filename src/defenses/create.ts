@@ -9,7 +9,7 @@ import type { Defense, DefenseContext } from './types.js';
 
 /**
  * Builds what the spec's defense needs beside the victim (nothing for most), idempotently; called
- * before createDefense by `poison eval`, `poison attack` and a sweep's parent process.
+ * before createDefense by `poison eval`, `poison attack` and a sweep's workers.
  */
 export async function prepareDefense(spec: DefenseSpec, ctx: DefensePrepareContext): Promise<void> {
   await defenseDefinition(spec.name).prepare?.(spec, ctx);

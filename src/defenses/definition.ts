@@ -61,10 +61,18 @@ export interface DefenseDefinition {
   /**
    * Builds what the defense needs beside the victim (e.g. a trained model) once, before any query;
    * idempotent (a second call finds it and returns). Called by `poison eval` / `poison attack` before
-   * create(), and once per distinct spec identity by a sweep's victim stage in the parent process
-   * before any cell runs (so workers never race to build it).
+   * create(), and by a sweep's worker before each cell of the defense: the sweep's scheduler lets
+   * one cell per prepared identity (below) build it while cells needing it wait and the other
+   * workers run other cells, so two workers or shards never build the same thing at once.
    */
   prepare?(spec: DefenseSpec, ctx: DefensePrepareContext): Promise<void>;
+  /**
+   * Identity of what prepare() builds for this spec: specs with equal identities share one build
+   * (every τ of adaptive misinformation shares one f̂), null = this spec needs nothing built (it
+   * names a model of the user's). Only read when prepare() exists; default: the spec and the run
+   * seed, i.e. one build per distinct spec and seed.
+   */
+  preparedIdentity?(spec: DefenseSpec): Record<string, unknown> | null;
   /** Imports its TensorFlow.js code lazily (dynamic import inside), so declaring it stays cheap. */
   create(spec: DefenseSpec, ctx: DefenseContext): Promise<Defense>;
 }

@@ -108,6 +108,8 @@ export const grad2: DefenseDefinition = {
     if (dir !== null) slug += `-sur-${path.basename(dir.replace(/[\\/]+$/, '')) || 'dir'}`;
     return slug;
   },
+  // One distilled surrogate per victim, from the victim's seed: every ε, target and run seed shares it.
+  preparedIdentity: (spec) => (pathField(spec, 'grad2Surrogate') === null ? { model: 'GRAD² surrogate beside the victim' } : null),
   async prepare(spec, ctx) {
     if (pathField(spec, 'grad2Surrogate') !== null) return;
     const out = distilledSurrogateDirOf(ctx.victimDir);

@@ -1,6 +1,6 @@
 /**
  * What every defense answers about a spec, from its declaration (definition.ts): randomness,
- * side-information identity, a readable description and a file-name-safe slug. Free of
+ * side-information and prepared-artifact identities, a readable description and a file-name-safe slug. Free of
  * TensorFlow.js so the CLI can describe defenses without loading it (`--help` stays fast).
  */
 import type { DefenseSpec } from './definition.js';
@@ -24,6 +24,18 @@ export function drawsRandomness(spec: DefenseSpec): boolean {
  */
 export function sideInfoIdentity(spec: DefenseSpec): Record<string, unknown> | null {
   return defenseDefinition(spec.name).sideInfoIdentity(spec);
+}
+
+/**
+ * Identity of what the defense's prepare() builds for a run with this seed (equal identities share
+ * one build), or null when it builds nothing: no prepare(), or a spec that names its own artifact.
+ */
+export function preparedIdentity(spec: DefenseSpec, seed: number): Record<string, unknown> | null {
+  const definition = defenseDefinition(spec.name);
+  if (definition.prepare === undefined) return null;
+  if (definition.preparedIdentity === undefined) return { spec, seed };
+  const identity = definition.preparedIdentity(spec);
+  return identity === null ? null : { defense: spec.name, ...identity };
 }
 
 /** The declared parameters' values, in declaration order. */

@@ -23,12 +23,12 @@ import { mergeSweep, readFinishedCells, type MergeReport } from './report/merge.
 import { planSweep, type SweepPlan } from './plan/plan.js';
 import { loadRunnerModule, runnerModuleFromEnv } from './run/runner-module.js';
 import type { RunContext } from './run/runner.js';
-import { CellScheduler } from './run/scheduler.js';
+import { CellScheduler, prepareTasksOf, type PrepareTask } from './run/scheduler.js';
 import { FileGate } from './run/shared-work.js';
 import { shardOf, type Shard } from './plan/shard.js';
 import { claimSweepDir, inspectSweepDir, QUERIES_DIR } from './run/sweep-dir.js';
 import { withoutCache } from './plan/grid.js';
-import { prepareDefenses, prepareVictim } from './run/victim-stage.js';
+import { prepareVictim } from './run/victim-stage.js';
 import { WorkerPool } from './run/worker-pool.js';
 import { promises as fs } from 'node:fs';
 
@@ -104,7 +104,6 @@ export async function sweep(req: SweepRequest): Promise<void> {
     const mine = shardOf(plan.cells, req.shard);
     // Without a cache no transfer set is shared between cells; adaptive query phases still are.
     const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? withoutCache(c) : c));
-    await prepareDefenses(plan, todo, log);
     const workers = Math.min(req.jobs, Math.max(1, todo.length));
     const shardText = req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
     log(
@@ -161,7 +160,7 @@ async function runCells(
   log: (line: string) => void,
   quiet: boolean,
 ): Promise<CellsOutcome> {
-  const scheduler = new CellScheduler(todo, gate);
+  const scheduler = new CellScheduler(todo, gate, prepareTasksOf(todo));
   const progress = startProgress({ label: 'sweep', total: todo.length, quiet });
   const outcome: CellsOutcome = { failed: [], fatal: null };
   const running = new Set<Promise<void>>();
@@ -179,7 +178,7 @@ async function runCells(
     } catch (err) {
       outcome.failed.push({ cell, error: err });
       // Said even with --quiet: a failure is not progress.
-      warn(`cell ${cell.id} (${describeCell(cell)}) failed: ${err instanceof Error ? (isPoisonError(err) ? err.message : (err.stack ?? err.message)) : String(err)}`);
+      warn(`cell ${cell.id} (${describeCell(cell)}) failed: ${failureText(err)}`);
       if (isPoisonError(err) && !outcome.fatal) {
         outcome.fatal = err;
         await scheduler.abort();
@@ -195,8 +194,35 @@ async function runCells(
     }
   };
 
+  // What a defense builds beside the victim runs in a worker of its own while the others run cells.
+  const prepareOne = async (task: PrepareTask): Promise<void> => {
+    let succeeded = false;
+    const started = performance.now();
+    try {
+      await pool.run({ type: 'prepare-defense', settings: task.settings, victimDir: context.victimDir });
+      succeeded = true;
+      log(`${task.settings.defense.name}: what its cells need beside the victim is ready (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    } catch (err) {
+      // Said even with --quiet. Not a cell: the first cell needing it tries again, and fails or succeeds for itself.
+      warn(`${task.settings.defense.name}: building what its cells need beside the victim failed: ${failureText(err)}`);
+      if (isPoisonError(err) && !outcome.fatal) {
+        outcome.fatal = err;
+        await scheduler.abort();
+      }
+    } finally {
+      await scheduler.prepared(task, succeeded);
+    }
+  };
+
   for (;;) {
-    while (!outcome.fatal && pool.available > 0 && scheduler.remaining > 0) {
+    while (!outcome.fatal && pool.available > 0) {
+      const task = await scheduler.nextPrepare();
+      if (task) {
+        const p: Promise<void> = prepareOne(task).finally(() => running.delete(p));
+        running.add(p);
+        continue;
+      }
+      if (scheduler.remaining === 0) break;
       const cell = await scheduler.next();
       if (!cell) break;
       const p: Promise<void> = runOne(cell).finally(() => running.delete(p));
@@ -224,6 +250,12 @@ async function dropFinishedQueries(plan: SweepPlan, key: string, gate: FileGate)
   if (!plan.cells.every((c) => c.queryStore !== key || finished.has(c.id))) return;
   await gate.forget(key);
   await fs.rm(path.join(plan.out, QUERIES_DIR, key), { recursive: true, force: true });
+}
+
+/** A user's mistake is its message; anything else keeps its stack for a bug report. */
+function failureText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return isPoisonError(err) ? err.message : (err.stack ?? err.message);
 }
 
 /** A line on stderr, starting on a clean line: a progress bar may be drawn on the current one. */

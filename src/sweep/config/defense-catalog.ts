@@ -4,13 +4,14 @@
  * registry.ts, shared with `poison attack` and `poison eval`), so a config accepts exactly the
  * defenses and values the CLI does, under the same keys (`eps`, `ydist`, `beta`, `noise-eps`, …),
  * and so are each defense's operating point (the axis its line runs along in the plots), the spec
- * field of each key and the identity of its side information: nothing here is written per defense.
+ * field of each key and the identities of its side information and of what its prepare() builds:
+ * nothing here is written per defense.
  */
 import { operatingAxis, paramHelp, specField } from '../../defenses/params.js';
 import { defenseDefinition, defenseNames, isDefenseName, UNDEFENDED } from '../../defenses/registry.js';
-import { sideInfoIdentity } from '../../defenses/spec.js';
+import { preparedIdentity, sideInfoIdentity } from '../../defenses/spec.js';
 
-export { defenseNames, isDefenseName, operatingAxis, sideInfoIdentity, specField, UNDEFENDED };
+export { defenseNames, isDefenseName, operatingAxis, preparedIdentity, sideInfoIdentity, specField, UNDEFENDED };
 
 /** The config keys a defense takes, in its declaration's order. */
 export function defenseKeys(name: string): string[] {

@@ -9,7 +9,7 @@ import type { ArchName } from '../../models/types.js';
 import { attackerTrainingDefaults, resolveTraining } from '../../train/defaults.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { sharesTransferSet } from '../config/attack-catalog.js';
-import { sideInfoIdentity } from '../config/defense-catalog.js';
+import { preparedIdentity, sideInfoIdentity } from '../config/defense-catalog.js';
 import { canonicalJson } from './canonical-json.js';
 import { shortHash } from './hash.js';
 import type { Cell, CellSettings, VictimIdentity } from './cell.js';
@@ -89,13 +89,33 @@ function withoutBudget(settings: CellSettings): Omit<CellSettings, 'budget'> {
   return rest as Omit<CellSettings, 'budget'>;
 }
 
+/** Keys of what a defense's prepare() builds beside the victim (see prepareKeyOf). */
+export const PREPARE_KEY_PREFIX = 'prepare-';
+
+/**
+ * The key of what the cell's defense builds beside the victim before its first query (a trained
+ * f̂, a distilled surrogate), shared by every cell whose defense has the same prepared identity;
+ * null when the defense builds nothing.
+ */
+function prepareKeyOf(settings: CellSettings): string | null {
+  const identity = preparedIdentity(settings.defense, settings.seed);
+  return identity === null ? null : `${PREPARE_KEY_PREFIX}${shortHash({ victim: settings.victim, prepared: identity })}`;
+}
+
 /**
  * The shared work a cell needs, in the order it is built. A non-adaptive attack's transfer set
  * lives in the posterior cache (`transfer-` key), MAD's side information on it beside it
  * (`side-`); an adaptive attack's query phase is kept in the sweep's `queries/<key>/`
- * (`queries-` key, also the cell's queryStore).
+ * (`queries-` key, also the cell's queryStore). What the defense builds beside the victim comes
+ * last (`prepare-`): the sweep runs it ahead of the cells as a task of its own (run-sweep.ts).
  */
 function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
+  const prepared = prepareKeyOf(settings);
+  const work = queryWork(settings, queryBudget);
+  return prepared === null ? work : { ...work, shared: [...work.shared, prepared] };
+}
+
+function queryWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
   const attack = settings.attack;
   if (!sharesTransferSet(attack.name)) {
     const key = `queries-${shortHash({ cell: withoutBudget(settings), queries: queryBudget })}`;
@@ -117,11 +137,12 @@ function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'sh
 
 /**
  * The cell as it runs without a posterior cache: it shares no transfer set (each cell queries
- * its own, up to its own budget); an adaptive query phase is still shared (the sweep keeps it).
+ * its own, up to its own budget); an adaptive query phase is still shared (the sweep keeps it),
+ * and so is what its defense builds beside the victim.
  */
 export function withoutCache(cell: Cell): Cell {
   if (cell.queryStore) return cell;
-  return { ...cell, shared: [], queryBudget: cell.settings.budget };
+  return { ...cell, shared: cell.shared.filter((k) => k.startsWith(PREPARE_KEY_PREFIX)), queryBudget: cell.settings.budget };
 }
 
 /**

@@ -3,15 +3,39 @@
  * work (see shared-work.ts) is neither ready nor leadable waits: the first cell of a transfer
  * set runs alone (preferably the undefended one), the others of that set follow once it is
  * cached, and meanwhile free workers take cells of other transfer sets.
+ * What a defense builds beside the victim (its `prepare-` key) is a task of its own, offered
+ * before any cell (nextPrepare): a free worker builds it while the others run cells that do not
+ * need it. Should that task fail, the first cell needing the key leads it and builds it itself.
  */
-import type { Cell } from '../plan/cell.js';
+import type { Cell, CellSettings } from '../plan/cell.js';
 import type { SharedWorkGate } from './shared-work.js';
 import { UNDEFENDED } from '../config/defense-catalog.js';
+import { PREPARE_KEY_PREFIX } from '../plan/grid.js';
+
+/** A defense's prepare() for the cells sharing its key, run by a worker ahead of them. */
+export interface PrepareTask {
+  /** The `prepare-` key; also the task's id as a leader. */
+  readonly key: string;
+  /** A cell's defense and seed: what prepare() is called with. */
+  readonly settings: Pick<CellSettings, 'defense' | 'seed'>;
+}
+
+/** One task per distinct `prepare-` key of the cells, in the cells' order. */
+export function prepareTasksOf(cells: readonly Cell[]): PrepareTask[] {
+  const tasks = new Map<string, PrepareTask>();
+  for (const cell of cells) {
+    for (const key of cell.shared) {
+      if (key.startsWith(PREPARE_KEY_PREFIX) && !tasks.has(key)) tasks.set(key, { key, settings: { defense: cell.settings.defense, seed: cell.settings.seed } });
+    }
+  }
+  return [...tasks.values()];
+}
 
 export class CellScheduler {
   private pending: Cell[];
+  private prepares: PrepareTask[];
   private readonly ready = new Set<string>();
-  /** Keys this process leads, by the id of the cell leading them. */
+  /** Keys this process leads, by the id of the cell (or the key of the prepare task) leading them. */
   private readonly leading = new Map<string, string>();
   /** True when the last next() found cells waiting on keys another process leads. */
   blockedElsewhere = false;
@@ -19,8 +43,33 @@ export class CellScheduler {
   constructor(
     cells: readonly Cell[],
     private readonly gate: SharedWorkGate,
+    prepares: readonly PrepareTask[] = [],
   ) {
     this.pending = orderForSharing(cells);
+    this.prepares = [...prepares];
+  }
+
+  /**
+   * The next prepare task to run, or null when none is left. A task whose key is ready already, or
+   * is led here or by another process, is dropped: the cells needing that key wait for it as usual.
+   */
+  async nextPrepare(): Promise<PrepareTask | null> {
+    for (let task = this.prepares.shift(); task; task = this.prepares.shift()) {
+      if (this.ready.has(task.key) || this.leading.has(task.key)) continue;
+      if (await this.gate.isReady(task.key)) {
+        this.ready.add(task.key);
+        continue;
+      }
+      if (!(await this.gate.tryLead(task.key))) continue;
+      this.leading.set(task.key, task.key);
+      return task;
+    }
+    return null;
+  }
+
+  /** A prepare task ended: its key becomes ready (on success) or leaderless (on failure). */
+  async prepared(task: PrepareTask, succeeded: boolean): Promise<void> {
+    await this.release(task.key, succeeded);
   }
 
   get remaining(): number {
@@ -78,17 +127,22 @@ export class CellScheduler {
 
   /** A started cell ended; the keys it led become ready (on success) or leaderless (on failure). */
   async finished(cell: Cell, succeeded: boolean): Promise<void> {
+    await this.release(cell.id, succeeded);
+  }
+
+  private async release(leaderId: string, succeeded: boolean): Promise<void> {
     for (const [key, leader] of [...this.leading]) {
-      if (leader !== cell.id) continue;
+      if (leader !== leaderId) continue;
       this.leading.delete(key);
       await this.gate.finish(key, succeeded);
       if (succeeded) this.ready.add(key);
     }
   }
 
-  /** Drop every pending cell (after a fatal error) and let go of led keys. */
+  /** Drop every pending cell and prepare task (after a fatal error) and let go of led keys. */
   async abort(): Promise<void> {
     this.pending = [];
+    this.prepares = [];
     this.leading.clear();
     await this.gate.releaseAll();
   }
@@ -100,13 +154,15 @@ export class CellScheduler {
  * the rest.
  */
 export function orderForSharing(cells: readonly Cell[]): Cell[] {
+  // A cell's group: its query work (transfer set or query phase), not what its defense prepares.
+  const groupOf = (c: Cell): string | undefined => c.shared.find((k) => !k.startsWith(PREPARE_KEY_PREFIX));
   const firstSeen = new Map<string, number>();
   cells.forEach((c, i) => {
-    const k = c.shared[0];
+    const k = groupOf(c);
     if (k !== undefined && !firstSeen.has(k)) firstSeen.set(k, i);
   });
   const rank = (c: Cell, i: number): [number, number, number] => {
-    const k = c.shared[0];
+    const k = groupOf(c);
     if (k === undefined) return [i, 0, i];
     return [firstSeen.get(k)!, c.settings.defense.name === UNDEFENDED ? 0 : c.shared.length, i];
   };

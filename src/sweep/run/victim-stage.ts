@@ -4,8 +4,8 @@
  * together agree through a lock file: one trains, the others wait for it.
  * Training runs in a worker process, so this process stays responsive (lock heartbeats,
  * signals) while it runs.
- * Then what the defenses build beside the victim (their prepare(), if any) is built here, in this
- * process, once per distinct defense spec and seed, before any cell runs: workers never race to build it.
+ * What the defenses build beside the victim (their prepare()) is not built here but by the
+ * workers, as tasks of their own beside the cells (scheduler.ts).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -14,10 +14,6 @@ import { LOCKS_DIR } from './shared-work.js';
 import type { SweepPlan } from '../plan/plan.js';
 import type { WorkerPool } from './worker-pool.js';
 import { VICTIM_SUBDIR, describeVictim } from '../plan/victim-identity.js';
-import type { Cell } from '../plan/cell.js';
-import { canonicalJson } from '../plan/canonical-json.js';
-import { defenseDefinition } from '../../defenses/registry.js';
-import { prepareDefense } from '../../defenses/create.js';
 import { hasSavedModel, PARAMS_FILE } from '../../models/files.js';
 
 
@@ -37,32 +33,6 @@ export async function prepareVictim(plan: SweepPlan, pool: WorkerPool, log: (lin
     await pool.run({ type: 'train-victim', settings: source.train, dir: victim.dir, dataDirs: plan.config.dataDirs });
     const accuracy = await testAccuracy(victim.dir);
     log(`victim trained in ${((performance.now() - started) / 1000).toFixed(0)} s${accuracy !== null ? `: test accuracy ${(100 * accuracy).toFixed(2)}%` : ''}`);
-  } finally {
-    await lock.release();
-  }
-}
-
-/**
- * Runs each defense's prepare() for the cells about to run, once per distinct (defense spec,
- * seed), under a lock so shards starting together do not build the same artifact twice (prepare
- * is idempotent: a shard that waited finds it built).
- */
-export async function prepareDefenses(plan: SweepPlan, cells: readonly Cell[], log: (line: string) => void): Promise<void> {
-  const todo = new Map<string, Cell['settings']>();
-  for (const cell of cells) {
-    const { defense, seed } = cell.settings;
-    if (defenseDefinition(defense.name).prepare === undefined) continue;
-    const key = canonicalJson({ defense, seed });
-    if (!todo.has(key)) todo.set(key, cell.settings);
-  }
-  if (todo.size === 0) return;
-  const lock = await FileLock.acquire(path.join(plan.out, LOCKS_DIR, 'defenses.lock'), {
-    onWait: (holder) => log(`waiting for the defenses' preparation, done by ${holder.host} (pid ${holder.pid}) since ${holder.since}`),
-  });
-  try {
-    for (const { defense, seed } of todo.values()) {
-      await prepareDefense(defense, { victimDir: plan.victim.dir, seed, reporter: { line: log } });
-    }
   } finally {
     await lock.release();
   }

@@ -5,7 +5,7 @@
  */
 import { PoisonError, RuntimeFailure, UsageError } from '../../errors.js';
 import type { BackendName } from '../../engine/backend-names.js';
-import type { Cell } from '../plan/cell.js';
+import type { Cell, CellSettings } from '../plan/cell.js';
 import type { CellRecord } from './cell-record.js';
 import type { VictimTrainSettings } from '../config/config-types.js';
 import type { RunContext } from './runner.js';
@@ -13,6 +13,7 @@ import type { RunContext } from './runner.js';
 export type WorkerRequest =
   | { type: 'init'; runnerModule: string | null; backend: BackendName | null; quiet: boolean }
   | { type: 'train-victim'; settings: VictimTrainSettings; dir: string; dataDirs: RunContext['dataDirs'] }
+  | { type: 'prepare-defense'; settings: Pick<CellSettings, 'defense' | 'seed'>; victimDir: string }
   | { type: 'cell'; cell: Cell; context: RunContext };
 
 interface SerializedError {

@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import { installedVersion, packageVersion } from '../../util/package-info.js';
 import { gitCommit, TRACKED_PACKAGES } from '../../util/provenance.js';
 import { loadExtensions } from '../../extensions.js';
+import { prepareDefense } from '../../defenses/create.js';
+import type { CellSettings } from '../plan/cell.js';
 import { CELL_FORMAT, type CellRecord } from './cell-record.js';
 import { loadRunnerModule } from './runner-module.js';
 import type { CellRunner, RunnerEnvironment } from './runner.js';
@@ -44,7 +46,14 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
     await runner.trainVictim(message.settings, message.dir, message.dataDirs, quiet);
     return { type: 'ok' };
   }
+  if (message.type === 'prepare-defense') {
+    await prepare(message.settings, message.victimDir);
+    return { type: 'ok' };
+  }
   const startedAt = new Date();
+  // Usually built already by a prepare task (then this finds it and returns); the scheduler lets
+  // only one cell or task at a time build it.
+  await prepare(message.cell.settings, message.context.victimDir);
   const outcome = await runner.runCell(message.cell, message.context);
   const packages: Record<string, string | null> = {};
   for (const p of TRACKED_PACKAGES) packages[p] = installedVersion(p);
@@ -69,4 +78,13 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
     },
   };
   return { type: 'ok', record };
+}
+
+/** What the defense builds beside the victim, idempotently; its report lines go to stderr unless quiet. */
+async function prepare(settings: Pick<CellSettings, 'defense' | 'seed'>, victimDir: string): Promise<void> {
+  const line = (text: string): void => {
+    // Starting on a clean line: the sweep process may be drawing a progress bar on this stderr.
+    process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${text}\n`);
+  };
+  await prepareDefense(settings.defense, { victimDir, seed: settings.seed, ...(quiet ? {} : { reporter: { line } }) });
 }
