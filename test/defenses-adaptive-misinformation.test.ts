@@ -2,13 +2,10 @@
  * Adaptive misinformation: the invariants of SPEC-EXTENSIONS §2 on random posteriors, a pinned
  * hand-worked blend, the x-only side information, and bad input (one UsageError line each).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../src/engine/backend.js';
 import { UsageError } from '../src/errors.js';
 import { adaptiveMisinformation } from '../src/defenses/adaptive-misinformation.js';
 import { blendWeight, oodBlend } from '../src/defenses/ood-blend.js';
@@ -16,24 +13,10 @@ import type { DefenseSpec } from '../src/defenses/definition.js';
 import type { DefenseContext } from '../src/defenses/types.js';
 import { misinformationDirOf } from '../src/train/artifacts.js';
 import { Rng } from '../src/util/rng.js';
-import { saveRandomModel } from './helpers/saved-model.js';
+import { saveRandomModel, useRandomVictimAndHelper } from './helpers/saved-model.js';
 
-let root: string;
-let victimDir: string;
-let ctx: DefenseContext;
-
-before(async () => {
-  await initEngine({ backend: 'wasm' });
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-am-'));
-  victimDir = path.join(root, 'victim');
-  await saveRandomModel(victimDir, { seed: 1 });
-  await saveRandomModel(misinformationDirOf(victimDir), { seed: 2, kind: 'misinformation' });
-  ctx = { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1, victimDir };
-});
-
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
+// The victim's f̂ sits where prepare() puts it, so a spec naming no model finds it.
+const fixture = useRandomVictimAndHelper('poison-am-', { kind: 'misinformation', dir: misinformationDirOf });
 
 function spec(tau: number, nu = 1000, misinformation: string | null = null): DefenseSpec {
   return { name: 'adaptive-misinformation', tau, nu, misinformation };
@@ -119,7 +102,7 @@ test('the defense: ŷ = softmax(f̂(x)) is x-only side information shared by eve
   const x = tf.randomNormal([6, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
   const y = tf.softmax(tf.randomNormal([6, 10], 0, 3, 'float32', 6)) as tf.Tensor2D;
   const run = async (tau: number): Promise<{ key: string | null; side: number[][]; out: number[][] }> => {
-    const defense = await adaptiveMisinformation.create(spec(tau), ctx);
+    const defense = await adaptiveMisinformation.create(spec(tau), fixture.ctx);
     try {
       const side = defense.sideInfo(x)!;
       const out = defense.apply(y, side);
@@ -163,15 +146,15 @@ test('bad input: τ outside [0, 1], ν ≤ 0, a misinformation model of another 
     [spec(0.5, -3), /--am-nu must be > 0/],
   ] as const) {
     assert.throws(() => adaptiveMisinformation.check!(s, { numClasses: 10 }), (err) => oneLine(err, pattern));
-    await assert.rejects(adaptiveMisinformation.create(s, ctx), (err) => oneLine(err, pattern));
+    await assert.rejects(adaptiveMisinformation.create(s, fixture.ctx), (err) => oneLine(err, pattern));
   }
-  const fiveClasses = path.join(root, 'five-classes');
+  const fiveClasses = path.join(fixture.root, 'five-classes');
   await saveRandomModel(fiveClasses, { numClasses: 5 });
-  await assert.rejects(adaptiveMisinformation.create(spec(0.5, 1000, fiveClasses), ctx), (err) => oneLine(err, /takes 28×28×1 inputs with 5 classes, the victim 28×28×1 with 10: they must match/));
-  await assert.rejects(adaptiveMisinformation.create(spec(0.5, 1000, path.join(root, 'nothing')), ctx), (err) => oneLine(err, /^--misinformation: /));
-  const bare = path.join(root, 'bare-victim');
+  await assert.rejects(adaptiveMisinformation.create(spec(0.5, 1000, fiveClasses), fixture.ctx), (err) => oneLine(err, /takes 28×28×1 inputs with 5 classes, the victim 28×28×1 with 10: they must match/));
+  await assert.rejects(adaptiveMisinformation.create(spec(0.5, 1000, path.join(fixture.root, 'nothing')), fixture.ctx), (err) => oneLine(err, /^--misinformation: /));
+  const bare = path.join(fixture.root, 'bare-victim');
   await saveRandomModel(bare);
-  await assert.rejects(adaptiveMisinformation.create(spec(0.5), { ...ctx, victimDir: bare }), (err) => oneLine(err, /no misinformation model in .*poison train --misinformation/));
+  await assert.rejects(adaptiveMisinformation.create(spec(0.5), { ...fixture.ctx, victimDir: bare }), (err) => oneLine(err, /no misinformation model in .*poison train --misinformation/));
   const noVictim: DefenseContext = { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 };
   await assert.rejects(adaptiveMisinformation.create(spec(0.5), noVictim), (err) => oneLine(err, /needs --misinformation <dir>/));
 });

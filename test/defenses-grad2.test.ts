@@ -3,13 +3,11 @@
  * a pinned hand-worked example, the finite-difference c against closed forms on a small dense net,
  * batch-composition independence of the x-only side information, the distilled surrogate, and bad input.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../src/engine/backend.js';
 import { UsageError } from '../src/errors.js';
 import { grad2 } from '../src/defenses/grad2.js';
 import {
@@ -21,37 +19,20 @@ import {
   watermarkDirection,
 } from '../src/defenses/gradient-redirection.js';
 import type { DefenseSpec } from '../src/defenses/definition.js';
-import type { DefenseContext } from '../src/defenses/types.js';
 import { distilledSurrogateDirOf } from '../src/train/artifacts.js';
 import { distillSurrogate } from '../src/train/distill.js';
 import { readParams } from '../src/models/io.js';
 import { WEIGHTS_FILE } from '../src/models/files.js';
 import { LOGITS_LAYER } from '../src/models/types.js';
 import { Rng } from '../src/util/rng.js';
-import { saveRandomModel } from './helpers/saved-model.js';
+import { saveRandomModel, useRandomVictimAndHelper } from './helpers/saved-model.js';
 
-let root: string;
-let victimDir: string;
-let surrogateDir: string;
-let ctx: DefenseContext;
-
-before(async () => {
-  await initEngine({ backend: 'wasm' });
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-grad2-'));
-  victimDir = path.join(root, 'victim');
-  await saveRandomModel(victimDir, { seed: 1 });
-  surrogateDir = path.join(root, 'surrogate');
-  await saveRandomModel(surrogateDir, { seed: 2, kind: 'surrogate' });
-  ctx = { numClasses: 10, inputShape: [28, 28, 1], arch: 'lenet', seed: 1, victimDir };
-});
-
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
+// A random surrogate of the user's (named by the spec), apart from the one distilled beside the victim.
+const fixture = useRandomVictimAndHelper('poison-grad2-', { kind: 'surrogate', dir: (_victim, root) => path.join(root, 'surrogate') });
 
 /** surrogate: undefined = the saved random surrogate; null = the default beside the victim. */
 function spec(eps: number, target = 'all-ones', layers = 'auto', surrogate?: string | null): DefenseSpec {
-  return { name: 'grad2', eps, target, layers, grad2Surrogate: surrogate === undefined ? surrogateDir : surrogate };
+  return { name: 'grad2', eps, target, layers, grad2Surrogate: surrogate === undefined ? fixture.helperDir : surrogate };
 }
 
 function solve(y: number[][], c: number[][], eps: number): number[][] {
@@ -211,7 +192,7 @@ test('side information depends on x alone: all-ones and watermark c are the same
   const x = tf.randomNormal([6, 28, 28, 1], 0, 1, 'float32', 41) as tf.Tensor4D;
   const y = tf.softmax(tf.randomNormal([6, 10], 0, 3, 'float32', 42)) as tf.Tensor2D;
   for (const [target, layers] of [['all-ones', 'auto'], ['watermark', 'all'], ['watermark', 'last'], ['min-ip', 'auto']] as const) {
-    const defense = await grad2.create(spec(0.5, target, layers), ctx);
+    const defense = await grad2.create(spec(0.5, target, layers), fixture.ctx);
     try {
       const whole = defense.sideInfo(x)!;
       const firstHalf = tf.slice(x, [0, 0, 0, 0], [3, 28, 28, 1]);
@@ -232,7 +213,7 @@ test('side information depends on x alone: all-ones and watermark c are the same
       defense.dispose();
     }
   }
-  const zero = await grad2.create(spec(0), ctx);
+  const zero = await grad2.create(spec(0), fixture.ctx);
   try {
     const out = zero.perturb(x, y);
     assert.deepEqual(out.arraySync(), y.arraySync(), 'ε = 0 must release y bit for bit');
@@ -241,7 +222,7 @@ test('side information depends on x alone: all-ones and watermark c are the same
     zero.dispose();
   }
   const before = tf.memory().numTensors;
-  const again = await grad2.create(spec(0.3, 'watermark'), ctx);
+  const again = await grad2.create(spec(0.3, 'watermark'), fixture.ctx);
   again.perturb(x, y).dispose();
   again.dispose();
   assert.equal(tf.memory().numTensors, before, 'create/perturb/dispose leaked tensors');
@@ -269,21 +250,21 @@ test('declaration: identities, slugs, and bad input as one UsageError line', asy
     [spec(0.5, 'sideways'), /--grad2-target: unknown value 'sideways'/],
   ] as const) {
     assert.throws(() => grad2.check!(s, { numClasses: 10 }), (err) => oneLine(err, pattern));
-    await assert.rejects(grad2.create(s, ctx), (err) => oneLine(err, pattern));
+    await assert.rejects(grad2.create(s, fixture.ctx), (err) => oneLine(err, pattern));
   }
-  const fiveClasses = path.join(root, 'five');
+  const fiveClasses = path.join(fixture.root, 'five');
   await saveRandomModel(fiveClasses, { numClasses: 5 });
-  await assert.rejects(grad2.create(spec(0.5, 'all-ones', 'auto', fiveClasses), ctx), (err) => oneLine(err, /--grad2-surrogate .* with 5 classes, the victim 28×28×1 with 10/));
-  await assert.rejects(grad2.create(spec(0.5, 'all-ones', 'auto', null), ctx), (err) => oneLine(err, /no GRAD² surrogate in /));
+  await assert.rejects(grad2.create(spec(0.5, 'all-ones', 'auto', fiveClasses), fixture.ctx), (err) => oneLine(err, /--grad2-surrogate .* with 5 classes, the victim 28×28×1 with 10/));
+  await assert.rejects(grad2.create(spec(0.5, 'all-ones', 'auto', null), fixture.ctx), (err) => oneLine(err, /no GRAD² surrogate in /));
 });
 
 test('the distilled surrogate: seeded, written beside the victim, found by prepare() afterwards', async () => {
-  const a = path.join(root, 'distil-a');
-  const b = path.join(root, 'distil-b');
+  const a = path.join(fixture.root, 'distil-a');
+  const b = path.join(fixture.root, 'distil-b');
   const before = tf.memory().numTensors;
-  const ra = await distillSurrogate({ victimDir, out: a, seed: 4, limit: 256, epochs: 1 });
+  const ra = await distillSurrogate({ victimDir: fixture.victimDir, out: a, seed: 4, limit: 256, epochs: 1 });
   assert.equal(tf.memory().numTensors, before, 'distillation leaked tensors');
-  await distillSurrogate({ victimDir, out: b, seed: 4, limit: 256, epochs: 1 });
+  await distillSurrogate({ victimDir: fixture.victimDir, out: b, seed: 4, limit: 256, epochs: 1 });
   assert.ok((await fs.readFile(path.join(a, WEIGHTS_FILE))).equals(await fs.readFile(path.join(b, WEIGHTS_FILE))), 'same seed, different weights');
   assert.ok(ra.agreement >= 0 && ra.agreement <= 1);
   const params = await readParams(a);
@@ -293,12 +274,12 @@ test('the distilled surrogate: seeded, written beside the victim, found by prepa
   });
   assert.deepEqual(params.config && (params.config as { lr: number; momentum: number; weightDecay: number; nesterov: boolean }).nesterov, true);
   // prepare() finds a surrogate already at the default place and leaves it alone.
-  const target = distilledSurrogateDirOf(victimDir);
+  const target = distilledSurrogateDirOf(fixture.victimDir);
   await fs.cp(a, target, { recursive: true });
   const stamp = (await fs.stat(path.join(target, WEIGHTS_FILE))).mtimeMs;
-  await grad2.prepare!(spec(0.5, 'all-ones', 'auto', null), { victimDir, seed: 9 });
+  await grad2.prepare!(spec(0.5, 'all-ones', 'auto', null), { victimDir: fixture.victimDir, seed: 9 });
   assert.equal((await fs.stat(path.join(target, WEIGHTS_FILE))).mtimeMs, stamp);
-  const defense = await grad2.create(spec(0.5, 'all-ones', 'auto', null), ctx);
+  const defense = await grad2.create(spec(0.5, 'all-ones', 'auto', null), fixture.ctx);
   assert.match(defense.sideInfoKey ?? '', /distilled-surrogate$/);
   defense.dispose();
 });

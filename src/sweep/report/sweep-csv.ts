@@ -69,15 +69,8 @@ export const CSV_COLUMNS = [
   'error_amplification',
   'queries',
   'test_images',
-  'seconds_transfer',
-  'seconds_train',
-  'seconds_evaluate',
-  'seconds_total',
-  'backend',
-  'backend_version',
-  'tfjs_version',
-  'poison_version',
-  'git_commit',
+  // Last: the columns a comparison of two runs leaves out.
+  ...VOLATILE_COLUMNS,
 ] as const;
 
 type CsvColumn = (typeof CSV_COLUMNS)[number];
