@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
-import { startProgress } from '../util/progress.js';
+import { startProgress, writeLineBesideProgress as warn } from '../util/progress.js';
 import type { Cell } from './plan/cell.js';
 import { CELLS_DIR, cellPath, listCellFiles, writeCell } from './run/cell-store.js';
 import { ensureSweepData } from './plan/data-check.js';
@@ -166,6 +166,13 @@ async function runCells(
   const running = new Set<Promise<void>>();
   let done = 0;
 
+  // An error the user must act on (bad data, a usage error) ends the sweep: nothing further starts.
+  const stopIfUserError = async (err: unknown): Promise<void> => {
+    if (!isPoisonError(err) || outcome.fatal) return;
+    outcome.fatal = err;
+    await scheduler.abort();
+  };
+
   const runOne = async (cell: Cell): Promise<void> => {
     let succeeded = false;
     try {
@@ -179,10 +186,7 @@ async function runCells(
       outcome.failed.push({ cell, error: err });
       // Said even with --quiet: a failure is not progress.
       warn(`cell ${cell.id} (${describeCell(cell)}) failed: ${failureText(err)}`);
-      if (isPoisonError(err) && !outcome.fatal) {
-        outcome.fatal = err;
-        await scheduler.abort();
-      }
+      await stopIfUserError(err);
     } finally {
       await scheduler.finished(cell, succeeded);
       progress.update(done);
@@ -205,10 +209,7 @@ async function runCells(
     } catch (err) {
       // Said even with --quiet. Not a cell: the first cell needing it tries again, and fails or succeeds for itself.
       warn(`${task.settings.defense.name}: building what its cells need beside the victim failed: ${failureText(err)}`);
-      if (isPoisonError(err) && !outcome.fatal) {
-        outcome.fatal = err;
-        await scheduler.abort();
-      }
+      await stopIfUserError(err);
     } finally {
       await scheduler.prepared(task, succeeded);
     }
@@ -258,10 +259,6 @@ function failureText(err: unknown): string {
   return isPoisonError(err) ? err.message : (err.stack ?? err.message);
 }
 
-/** A line on stderr, starting on a clean line: a progress bar may be drawn on the current one. */
-function warn(line: string): void {
-  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -4,6 +4,11 @@
  */
 import cliProgress from 'cli-progress';
 
+/** A line on stderr, starting on a clean line: a progress bar (this process's or its parent's) may be drawn on the current one. */
+export function writeLineBesideProgress(line: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+}
+
 export interface Progress {
   update(done: number, fields?: Record<string, string | number>): void;
   stop(): void;

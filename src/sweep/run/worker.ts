@@ -9,6 +9,7 @@ import { installedVersion, packageVersion } from '../../util/package-info.js';
 import { gitCommit, TRACKED_PACKAGES } from '../../util/provenance.js';
 import { loadExtensions } from '../../extensions.js';
 import { prepareDefense } from '../../defenses/create.js';
+import { writeLineBesideProgress } from '../../util/progress.js';
 import type { CellSettings } from '../plan/cell.js';
 import { CELL_FORMAT, type CellRecord } from './cell-record.js';
 import { loadRunnerModule } from './runner-module.js';
@@ -82,9 +83,6 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
 
 /** What the defense builds beside the victim, idempotently; its report lines go to stderr unless quiet. */
 async function prepare(settings: Pick<CellSettings, 'defense' | 'seed'>, victimDir: string): Promise<void> {
-  const line = (text: string): void => {
-    // Starting on a clean line: the sweep process may be drawing a progress bar on this stderr.
-    process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${text}\n`);
-  };
-  await prepareDefense(settings.defense, { victimDir, seed: settings.seed, ...(quiet ? {} : { reporter: { line } }) });
+  // The sweep process may be drawing a progress bar on the stderr this worker shares.
+  await prepareDefense(settings.defense, { victimDir, seed: settings.seed, ...(quiet ? {} : { reporter: { line: writeLineBesideProgress } }) });
 }
