@@ -140,6 +140,8 @@ test('descriptions, slugs and flag help derived from the declarations read as th
     ['mad', { eps: '0.5' }, 'mad(eps=0.5, ydist=l1, jacobian=closed, surrogate=random-init)', 'mad-eps0.5-l1'],
     ['mad-argmax', { eps: '1', ydist: 'l2', jacobian: 'autodiff', surrogate: 'runs/sur/' }, 'mad-argmax(eps=1, ydist=l2, jacobian=autodiff, surrogate=runs/sur/)', 'mad-argmax-eps1-l2-autodiff-sur-sur'],
     ['mad', { eps: '2', ablation: 'random-vertex' }, 'mad(eps=2, ydist=l1, ablation=random-vertex)', 'mad-eps2-l1-random-vertex'],
+    ['modelguard-w', {}, 'modelguard-w(eps=1)', 'modelguard-w-eps1'],
+    ['modelguard-s', { eps: '0.25' }, 'modelguard-s(eps=0.25)', 'modelguard-s-eps0.25'],
   ];
   for (const [name, flags, description, slug] of cases) {
     const spec = parseDefenseSpec(name, flags);
@@ -149,7 +151,8 @@ test('descriptions, slugs and flag help derived from the declarations read as th
   const help = new Map(defenseFlags().map((f) => [f.key, flagHelp(f)]));
   assert.deepEqual([...help.keys()], ['k', 'decimals', 'beta', 'gamma', 'noise-eps', 'noise-norm', 'noise-dist', 'eps', 'ydist', 'jacobian', 'ablation', 'surrogate',
     'am-tau', 'am-nu', 'misinformation', 'grad2-target', 'grad2-layers', 'grad2-surrogate']);
-  assert.equal(help.get('eps'), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5); grad2: L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y (default 0.5)');
+  assert.equal(help.get('eps'), 'mad, mad-argmax: budget ε ≥ 0 on ‖ỹ − y‖ (default 0.5); grad2: L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y (default 0.5); ' +
+    'modelguard-w, modelguard-s: L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y (default 1)');
   assert.equal(help.get('k'), 'top-k: entries kept, a whole number in 1..K, then renormalised to sum to 1 (required)');
   assert.equal(help.get('gamma'), 'reverse-sigmoid: γ > 0 (default per dataset: mnist 0.2, fashion-mnist 0.4, cifar10 0.1, others 0.2)');
   assert.equal(help.get('noise-norm'), 'random-noise: ball of the noise, l1 | l2 (default l1)');

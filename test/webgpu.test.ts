@@ -206,6 +206,8 @@ if (why) {
     // Their helper models: randomly initialised LeNets saved once (helperModels below).
     'adaptive-misinformation': { 'am-tau': '0.9' },
     grad2: { eps: '0.5', 'grad2-target': 'min-ip' },
+    'modelguard-w': { eps: '0.5' },
+    'modelguard-s': { eps: '0.5' },
   };
 
   let helperDirs: { misinformation: string; surrogate: string } | null = null;

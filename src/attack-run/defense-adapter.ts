@@ -4,7 +4,7 @@
  */
 import type { ModelParams } from '../models/io.js';
 import { createDefense } from '../defenses/create.js';
-import { drawsRandomness, type DefenseSpec } from '../defenses/spec.js';
+import { needsInstancePerConsumer, type DefenseSpec } from '../defenses/spec.js';
 import { DEFENSE_STREAMS, type Defense, type DefenseContext } from '../defenses/types.js';
 
 export function defenseContext(params: ModelParams, seed: number, victimDir: string, stream?: string): DefenseContext {
@@ -26,14 +26,15 @@ export interface AttackDefenses {
 }
 
 /**
- * One instance per consumer when the defense is random, each on its own stream, so the
- * attacker's answers do not depend on how many test images were answered first (--test-limit);
- * deterministic defenses (MAD's surrogate included) are built once and shared.
+ * One instance per consumer when the defense is random (each on its own stream) or stateful (each
+ * with its own history), so the attacker's answers do not depend on how many test images were
+ * answered first (--test-limit); deterministic stateless defenses (MAD's surrogate included) are
+ * built once and shared.
  */
 export async function createAttackDefenses(spec: DefenseSpec, params: ModelParams, seed: number, victimDir: string): Promise<AttackDefenses> {
   const attacker = await createDefense(spec, defenseContext(params, seed, victimDir, DEFENSE_STREAMS.attacker));
   let evaluation = attacker;
-  if (drawsRandomness(spec)) {
+  if (needsInstancePerConsumer(spec)) {
     try {
       evaluation = await createDefense(spec, defenseContext(params, seed, victimDir, DEFENSE_STREAMS.defenderEval));
     } catch (err) {

@@ -53,6 +53,11 @@ export interface DefenseDefinition {
   /** Cross-field and class-count checks after parsing; throws UsageError. */
   check?(spec: DefenseSpec, ctx: DefenseParseContext): void;
   drawsRandomness(spec: DefenseSpec): boolean;
+  /**
+   * Whether an answer depends on the queries answered before it (ModelGuard-S's codebook): then,
+   * as for a random defense, every consumer of a run gets its own instance. Default: false.
+   */
+  keepsState?(spec: DefenseSpec): boolean;
   /** Identity of per-image side information (two runs with equal identity may share it); null = none. */
   sideInfoIdentity(spec: DefenseSpec): Record<string, unknown> | null;
   /** Optional overrides; the defaults are derived from params (`mad(eps=0.5, ydist=l1)`, `mad-eps0.5-l1`). */

@@ -15,8 +15,10 @@ import { mad } from './mad/mad.js';
 import { madArgmax } from './mad/mad-argmax.js';
 import { adaptiveMisinformation } from './adaptive-misinformation.js';
 import { grad2 } from './grad2.js';
+import { modelguardW } from './modelguard-w.js';
+import { modelguardS } from './modelguard-s.js';
 
-const DEFENSES: DefenseDefinition[] = [none, topK, argmax, rounding, reverseSigmoid, randomNoise, mad, madArgmax, adaptiveMisinformation, grad2];
+const DEFENSES: DefenseDefinition[] = [none, topK, argmax, rounding, reverseSigmoid, randomNoise, mad, madArgmax, adaptiveMisinformation, grad2, modelguardW, modelguardS];
 
 /**
  * The undefended reference: `--defense`'s default, the baseline of error amplification, and a

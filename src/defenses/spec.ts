@@ -1,5 +1,5 @@
 /**
- * What every defense answers about a spec, from its declaration (definition.ts): randomness,
+ * What every defense answers about a spec, from its declaration (definition.ts): whether consumers share an instance,
  * side-information and prepared-artifact identities, a readable description and a file-name-safe slug. Free of
  * TensorFlow.js so the CLI can describe defenses without loading it (`--help` stays fast).
  */
@@ -10,11 +10,13 @@ export type { DefenseSpec } from './definition.js';
 export type { Norm } from './norm.js';
 
 /**
- * Whether the defense draws from a seeded random stream (defenseRng): then every consumer of its
- * answers needs its own instance.
+ * Whether each consumer of the defense's answers (the test-set evaluation, the attacker) needs an
+ * instance of its own: a random defense draws from a stream per consumer, a stateful one keeps
+ * a history per consumer.
  */
-export function drawsRandomness(spec: DefenseSpec): boolean {
-  return defenseDefinition(spec.name).drawsRandomness(spec);
+export function needsInstancePerConsumer(spec: DefenseSpec): boolean {
+  const definition = defenseDefinition(spec.name);
+  return definition.drawsRandomness(spec) || definition.keepsState?.(spec) === true;
 }
 
 /**
