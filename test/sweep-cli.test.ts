@@ -268,7 +268,7 @@ test('bad input: one clear message, exit code 2, nothing written', async () => {
   refused(poison(['sweep', await write('malformed.yaml', 'victim:\n  train: {dataset: mnist\nattacks: [\n'), '--out', 'bad1']), /malformed\.yaml:\d+:\d+: expected valid YAML, found/, 'bad1');
   refused(
     poison(['sweep', await write('attack.yaml', text.replace('{name: jbda,', '{name: jbdaa,')), '--out', 'bad2']),
-    /attack\.yaml:7:12: attacks\[2\]\.name: expected one of knockoff, knockoff-adaptive, jbda, jbself, jbtop, found 'jbdaa' \(text\) \(did you mean 'jbda'\?\)/,
+    /attack\.yaml:7:12: attacks\[2\]\.name: expected one of knockoff, knockoff-adaptive, jbda, jbself, jbtop, jbtr, found 'jbdaa' \(text\) \(did you mean 'jbda'\?\)/,
     'bad2',
   );
   refused(poison(['sweep', await write('defense.yaml', text.replace('top-k: {k: 1}', 'topk: {k: 1}')), '--out', 'bad3']), /defense\.yaml:13:3: defenses\.topk: expected a defense/, 'bad3');

@@ -118,7 +118,7 @@ test('every problem of a file is reported at once, each with path, line, column,
   const expected = [
     /^ {2}c\.yaml:2:40: victim\.train\.epoch: expected one of the keys dataset, arch, epochs, .*found unknown key 'epoch' \(did you mean 'epochs'\?\)$/,
     /^ {2}c\.yaml:4:59: attacks\[0\]\.labelMode: expected one of probs, argmax, found 'prob' \(text\) \(did you mean 'probs'\?\)$/,
-    /^ {2}c\.yaml:5:12: attacks\[1\]\.name: expected one of knockoff, knockoff-adaptive, jbda, jbself, jbtop, found 'knockof' \(text\) \(did you mean 'knockoff'\?\)$/,
+    /^ {2}c\.yaml:5:12: attacks\[1\]\.name: expected one of knockoff, knockoff-adaptive, jbda, jbself, jbtop, jbtr, found 'knockof' \(text\) \(did you mean 'knockoff'\?\)$/,
     /^ {2}c\.yaml:7:18: defenses\.mad\.eps\[1\]: expected budget ε ≥ 0 .*found -0\.1 \(--eps must be ≥ 0, got -0\.1\)$/,
     /^ {2}c\.yaml:7:32: defenses\.mad\.ydist: expected norm of the budget, l1 \| l2.*found 'l3'/,
     /^ {2}c\.yaml:8:3: defenses\.madd: expected a defense: one of none, top-k, .*found 'madd' \(did you mean 'mad'\?\)$/,

@@ -1,5 +1,5 @@
 /**
- * The round structure shared by JBDA, JB-self and JB-top-k (Papernot et al. 2017; PRADA):
+ * The round structure shared by JBDA, JB-self, JB-top-k and JBDA-TR (Papernot et al. 2017; PRADA; ModelGuard):
  *   D ← seed set (queried); for ρ = 0, 1, …: train a fresh substitute on D, pick the images to
  *   augment (all of D, or a random κ once ρ ≥ σ), let the attack's step make and query new
  *   points from them with λ_ρ = λ·(−1)^round(ρ/τ), append; stop exactly at the budget.
@@ -75,6 +75,8 @@ export interface AugmentStep {
   lambda: number;
   /** Queries left: the step must send at most this many. */
   remaining: number;
+  /** The round's own stream for the step's random draws (forked after the others, so it shifts none). */
+  rng: Rng;
 }
 
 /** Make new points from `selected`, query them (≤ remaining) and append them to D. */
@@ -150,6 +152,7 @@ export async function runJacobianAttack(
         selected,
         lambda: roundLambda(settings.lambda, round, settings.tau),
         remaining: ctx.budget - before,
+        rng: roundRng.fork('augment'),
       });
       if (ctx.oracle.queriesUsed === before) throw new Error(`${attack} round ${round} sent no query`);
     } finally {

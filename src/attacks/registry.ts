@@ -11,8 +11,9 @@ import { knockoffAdaptive } from './knockoff-adaptive.js';
 import { jbda } from './jbda.js';
 import { jbself } from './jbself.js';
 import { jbtop } from './jbtop.js';
+import { jbtr } from './jbtr.js';
 
-const ATTACKS: AttackDefinition[] = [knockoff, knockoffAdaptive, jbda, jbself, jbtop];
+const ATTACKS: AttackDefinition[] = [knockoff, knockoffAdaptive, jbda, jbself, jbtop, jbtr];
 
 /** The registered attacks' names, in registration order (the order help and errors list them). */
 export function attackNames(): AttackName[] {
