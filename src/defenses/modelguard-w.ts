@@ -9,8 +9,10 @@
  * Solved exactly by HiGHS (the `highs` package: HiGHS compiled to WebAssembly). A greedy
  * "lower the top, fill the smallest" is not exact: the optimum may also drain mid-ranked classes.
  * An LP may have many optima (classes whose y are equal, e.g. posteriors that underflowed to 0):
- * the answer is the lexicographically smallest optimum (ỹ_0 first, then ỹ_1, …), found by K − 1
- * further warm-started solves, so it depends on neither the solver's path nor the query's batch.
+ * the answer is the lexicographically smallest optimum (ỹ_0 first, then ỹ_1, …), found by one
+ * further warm-started solve per tied coordinate, so it depends on neither the solver's path nor
+ * the query's batch. (Without equal coefficients the optimum is unique but for coincidences of
+ * measure zero, where the answer is still the solver's deterministic vertex.)
  * Departures from the reference (docs/spec.md): the simplex sum is the row's own (a float32 row
  * sums to 1 ± 1e-7) and the margin is capped by y's own, so ỹ = y is always feasible: a near-tie
  * at the top cannot make the LP infeasible.
@@ -100,7 +102,7 @@ export function modelguardWRow(highs: Highs, y: ArrayLike<number>, eps: number):
     matrix: { format: 'csr', numRows: rows.lower.length, numCols, starts: rows.starts, indices: rows.indices, values: rows.values },
   });
   try {
-    model.options.set({ output_flag: false });
+    model.options.set({ output_flag: false, presolve: 'off' }); // presolve costs more than it saves on 2K columns
     const solved = (): boolean => model.run().modelStatus === highs.constants.modelStatus.optimal;
     if (!solved()) {
       // ỹ = y is feasible by construction, so this is the solver failing, not the input.
@@ -113,8 +115,13 @@ export function modelguardWRow(highs: Highs, y: ArrayLike<number>, eps: number):
     let solution = model.getSolution().colValue; // read before the row below changes the model
     model.addRow(-inf, best + LEX_TOLERANCE, { indices: Array.from({ length: K }, (_, k) => k), values: Array.from(cost.subarray(0, K)) });
     for (let k = 0; k < K; k++) model.changeColCost(k, 0);
-    for (let k = 0; k < K - 1; k++) {
-      if (k > 0) model.changeColCost(k - 1, 0);
+    // Optima differ only along directions that keep the objective, i.e. between classes of equal
+    // coefficient (equal y): only those coordinates need a stage (none, in the usual case).
+    const tied = Array.from({ length: K - 1 }, (_, k) => k).filter((k) => cost.subarray(0, K).some((c, j) => j !== k && c === cost[k]));
+    let previous = -1;
+    for (const k of tied) {
+      if (previous >= 0) model.changeColCost(previous, 0);
+      previous = k;
       model.changeColCost(k, 1);
       // A stage the solver calls infeasible (a flat posterior leaves the optima within the solver's
       // tolerances of each other) ends the refinement: the last solution is still an optimum.
