@@ -24,6 +24,7 @@ import {
   trainStats,
 } from '../src/engine/webgpu-fused/kernels.js';
 import { buildModel } from '../src/models/registry.js';
+import { inferenceLogits } from '../src/defenses/forward.js';
 import { softCrossEntropy, trainClassifier, type BatchSource, type TrainSettings } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
@@ -344,7 +345,7 @@ if (why) {
     { name: 'conv-BN-ReLU net, nesterov', build: () => tinyBnNet(4), shape: [6, 6, 2], classes: 3, nesterov: true, budget: 40 },
   ];
   for (const c of models) {
-    test(`${c.name}: three fused training steps on webgpu equal wasm's (weights, BN moving statistics, losses)`, async () => {
+    test(`${c.name}: fused training steps on webgpu (3, then 3 more) equal wasm's (weights, BN moving statistics, losses)`, async () => {
       const wasm = await trainThreeSteps('wasm', c.build, c.shape, c.classes, c.nesterov);
       const gpu = await trainThreeSteps('webgpu', c.build, c.shape, c.classes, c.nesterov);
       assert.equal(gpu.weights.length, wasm.weights.length);
@@ -354,4 +355,43 @@ if (why) {
       assert.ok(gpu.dispatchesPerStep <= c.budget, `${gpu.dispatchesPerStep} dispatches per step > ${c.budget}`);
     });
   }
+
+  test('inference: fused logits (moving statistics) equal wasm\'s model.apply; tf.grad through inferenceLogits still works on webgpu', async () => {
+    const cases: { name: string; build: () => tf.LayersModel; shape: [number, number, number] }[] = [
+      { name: 'lenet', build: () => buildModel('lenet', { inputShape: [16, 16, 1], numClasses: 4, rng: new Rng(3) }), shape: [16, 16, 1] },
+      { name: 'conv-BN-ReLU net', build: () => tinyBnNet(4), shape: [6, 6, 2] },
+    ];
+    for (const c of cases) {
+      const rng = new Rng(31);
+      const x = randomValues(rng, 3 * c.shape[0] * c.shape[1] * c.shape[2]);
+      // Moving statistics away from their initial 0 / 1, so that inference mode matters.
+      const bnStats = [randomValues(rng, 3), randomValues(rng, 3, 0.2, 2), randomValues(rng, 4), randomValues(rng, 4, 0.2, 2)];
+      const run = async (backend: 'wasm' | 'webgpu'): Promise<Float32Array[]> => {
+        await initEngine({ backend });
+        const model = c.build();
+        let k = 0;
+        for (const layer of model.layers) {
+          if (layer.getClassName() !== 'BatchNormalization') continue;
+          const [gamma, beta] = layer.getWeights();
+          layer.setWeights([gamma!, beta!, tf.tensor1d(bnStats[k]!), tf.tensor1d(bnStats[k + 1]!)]);
+          k += 2;
+        }
+        const out = await readAll(
+          tf.tidy(() => {
+            const xt = tf.tensor4d(x, [3, ...c.shape]);
+            const logits = inferenceLogits(model, xt);
+            // Under a gradient tape the fused path steps aside (its kernels have no gradients).
+            const g = tf.grad((xi: tf.Tensor) => tf.sum(tf.square(inferenceLogits(model, xi as tf.Tensor4D))))(xt);
+            return [logits, g];
+          }),
+        );
+        model.dispose();
+        return out;
+      };
+      const expected = await run('wasm');
+      const actual = await run('webgpu');
+      assertClose(actual[0]!, expected[0]!, 1e-4, `${c.name} logits`);
+      assertClose(actual[1]!, expected[1]!, 1e-3, `${c.name} input gradient`);
+    }
+  });
 }

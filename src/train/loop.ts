@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import { installedWebGpuKernels } from '../engine/webgpu-kernels.js';
-import { planFusedTraining } from '../engine/webgpu-fused/step.js';
+import { fusedInferenceLogits, planFusedTraining } from '../engine/webgpu-fused/step.js';
 
 /** Where training batches come from: x already normalised for the model, y rows on the simplex. */
 export interface BatchSource {
@@ -185,7 +185,8 @@ export async function accuracyOf(
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const next = tf.tidy(() => {
-      const logits = model.predict(inputs(start, end)) as tf.Tensor2D;
+      const x = inputs(start, end);
+      const logits = fusedInferenceLogits(model, x) ?? (model.predict(x) as tf.Tensor2D);
       const truth = tf.tensor1d(labels.subarray(start, end), 'int32');
       return tf.add<tf.Scalar>(correct, tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), truth), 'int32')));
     });

@@ -13,6 +13,7 @@
  * - PoisonTrainStats: the step's [loss, correct count] from the rows and the ‖w‖² partials.
  * - PoisonBatchNormStats / PoisonBatchNormApply: batch-norm forward with batch statistics,
  *   the moving averages updated in the same dispatch, normalisation + ReLU in one more.
+ * - PoisonBatchNormInference: batch norm with the moving statistics + ReLU (inference).
  * - PoisonBatchNormGradSums / PoisonBatchNormGrad: batch-norm (+ ReLU) backward: the per-channel
  *   sums (which are the β and γ gradients), then the input gradient.
  * - PoisonIm2Col: the im2col matrix of a convolution's input with a column of ones appended, so
@@ -153,6 +154,16 @@ const BN_APPLY = kernel(
   `if (flat >= u.size) { return; }
   let c = flat % u.channels;
   let v = (x[flat] - stats[c]) * inverseSqrt(stats[u.channels + c] + u.epsilon) * gamma[c] + beta[c];
+  y[flat] = select(v, max(v, 0.0), u.relu != 0);`,
+);
+
+const BN_INFERENCE = kernel(
+  'PoisonBatchNormInference',
+  [['x', 'read'], ['mean', 'read'], ['variance', 'read'], ['gamma', 'read'], ['beta', 'read'], ['y', 'read_write']],
+  [['size', 'i32'], ['channels', 'i32'], ['epsilon', 'f32'], ['relu', 'i32']],
+  `if (flat >= u.size) { return; }
+  let c = flat % u.channels;
+  let v = (x[flat] - mean[c]) * inverseSqrt(variance[c] + u.epsilon) * gamma[c] + beta[c];
   y[flat] = select(v, max(v, 0.0), u.relu != 0);`,
 );
 
@@ -354,6 +365,19 @@ const KERNELS: Record<string, FusedKernelFunc> = {
     );
     return y;
   },
+  PoisonBatchNormInference(backend, inputs, a) {
+    const x = need(inputs, 'x');
+    const y = newOutput(backend, x.shape);
+    const size = sizeOf(x);
+    dispatch(
+      backend,
+      BN_INFERENCE,
+      [x, need(inputs, 'mean'), need(inputs, 'variance'), need(inputs, 'gamma'), need(inputs, 'beta'), y],
+      [...ints(size, x.shape[x.shape.length - 1]!), ...floats(a.epsilon!), ...ints(a.relu!)],
+      gridFor(size),
+    );
+    return y;
+  },
   PoisonBatchNormGradSums(backend, inputs, a) {
     const x = need(inputs, 'x');
     const channels = x.shape[x.shape.length - 1]!;
@@ -505,6 +529,11 @@ export function batchNormStats(x: tf.Tensor, movingMean: tf.Tensor, movingVarian
 
 export function batchNormApply(x: tf.Tensor, stats: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu: boolean): tf.Tensor {
   return runOne('PoisonBatchNormApply', { x, stats, gamma, beta }, { epsilon, relu: relu ? 1 : 0 });
+}
+
+/** Inference-mode batch norm with the moving statistics (+ ReLU): one dispatch, as tf.batchNorm + tf.relu. */
+export function batchNormInference(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, relu: boolean): tf.Tensor {
+  return runOne('PoisonBatchNormInference', { x, mean, variance, gamma, beta }, { epsilon, relu: relu ? 1 : 0 });
 }
 
 /** [Σ g, Σ g·x̂] per channel ([2, C]: the β and γ gradients), g = dy (× ReLU mask of y). */

@@ -15,11 +15,13 @@
  * other model `planFusedTraining` returns null and the caller keeps the tfjs path.
  */
 import * as tf from '@tensorflow/tfjs';
+import { installedWebGpuKernels } from '../webgpu-kernels.js';
 import { storageLimit, type WebGpuBackendInternals } from './dispatch.js';
 import {
   batchNormApply,
   batchNormGrad,
   batchNormGradSums,
+  batchNormInference,
   batchNormStats,
   denseInputGrad,
   denseWeightGrad,
@@ -328,4 +330,46 @@ export function planFusedTraining(model: tf.LayersModel, sgd: Omit<SgdSettings, 
       momenta.clear();
     },
   };
+}
+
+const inferencePlans = new WeakMap<tf.LayersModel, Unit[] | null>();
+
+/**
+ * Logits of `model` in inference mode (batch norm on its moving statistics) as one dispatch per
+ * conv / pool / dense layer and one per batch norm (+ ReLU): tfjs-layers runs conv, batch norm
+ * and ReLU as three, plus glue. Null where it does not apply: another backend, the stock kernel
+ * set, a layer it does not cover, or a gradient being recorded (the fused kernels have no
+ * gradients; tf.grad through the model takes tfjs's path).
+ */
+export function fusedInferenceLogits(model: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D | null {
+  if (tf.getBackend() !== 'webgpu' || installedWebGpuKernels() !== 'im2col') return null;
+  if ((tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) return null;
+  let units = inferencePlans.get(model);
+  if (units === undefined) {
+    units = unitsOf(model);
+    inferencePlans.set(model, units);
+  }
+  if (!units) return null;
+  const plan = units;
+  return tf.tidy(() => {
+    let a: tf.Tensor = floatBuffer(x);
+    for (const u of plan) {
+      if (u.kind === 'conv') {
+        const common = { filter: u.kernel.read() as tf.Tensor4D, strides: u.strides, pad: u.padding, bias: u.bias.read() };
+        if (u.bn) {
+          const z = tf.fused.conv2d({ x: a as tf.Tensor4D, ...common });
+          a = batchNormInference(z, u.bn.movingMean.read(), u.bn.movingVariance.read(), u.bn.gamma.read(), u.bn.beta.read(), u.bn.epsilon, u.relu);
+        } else {
+          a = tf.fused.conv2d({ x: a as tf.Tensor4D, ...common, activation: u.relu ? 'relu' : 'linear' });
+        }
+      } else if (u.kind === 'pool') {
+        a = tf.maxPool(a as tf.Tensor4D, u.pool, u.strides, u.padding);
+      } else if (u.kind === 'flatten') {
+        a = tf.reshape(a, [a.shape[0], -1]);
+      } else {
+        a = tf.fused.matMul({ a: a as tf.Tensor2D, b: u.kernel.read() as tf.Tensor2D, bias: u.bias.read(), activation: u.relu ? 'relu' : 'linear' });
+      }
+    }
+    return a as tf.Tensor2D;
+  });
 }
