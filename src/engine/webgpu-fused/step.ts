@@ -87,6 +87,8 @@ function activationName(layer: LayerLike): string {
 
 /** The model as units, or null where a layer or setting is not supported. */
 function unitsOf(model: tf.LayersModel): Unit[] | null {
+  // model.layers in order is the computation only for a sequential chain.
+  if (model.getClassName() !== 'Sequential') return null;
   const units: Unit[] = [];
   for (const raw of model.layers) {
     const layer = raw as LayerLike;
@@ -94,6 +96,10 @@ function unitsOf(model: tf.LayersModel): Unit[] | null {
     const cfg = layer.getConfig();
     const last = units[units.length - 1];
     if (cls === 'InputLayer') continue;
+    // Convolutions and pools take images, dense layers flat rows (tfjs's Dense on images maps the last axis).
+    const takesImages = last === undefined || last.kind === 'conv' || last.kind === 'pool';
+    if ((cls === 'Conv2D' || cls === 'MaxPooling2D' || cls === 'Flatten') && !takesImages) return null;
+    if (cls === 'Dense' && last?.kind !== 'flatten' && last?.kind !== 'dense') return null;
     if (cls === 'Conv2D') {
       const act = activationName(layer);
       if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast' || pair(cfg.dilationRate ?? 1).some((d) => d !== 1) || !cfg.useBias) return null;
