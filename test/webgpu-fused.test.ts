@@ -152,6 +152,27 @@ if (why) {
     assertClose(actual[0]!, expected[0]!, 1e-5, '[loss, correct]');
     assert.equal(actual[0]![1], 2);
     assertClose(actual[1]!, expected[1]!, 1e-5, 'dlogits');
+
+    // Hard targets as the training sources make them, tf.oneHot(…).toFloat(): on webgpu their
+    // buffer still holds int32 words, which the kernel reads as such.
+    const classes = Int32Array.from({ length: b }, (_, i) => (i * 3) % k);
+    await initEngine({ backend: 'cpu' });
+    const hardExpected = await readAll(
+      tf.tidy(() => {
+        const l = tf.tensor2d(logits, [b, k]);
+        const y = tf.oneHot(tf.tensor1d(classes, 'int32'), k).toFloat() as tf.Tensor2D;
+        return [softCrossEntropy(l, y), tf.grad((z: tf.Tensor) => softCrossEntropy(z as tf.Tensor2D, y))(l)];
+      }),
+    );
+    await initEngine({ backend: 'webgpu' });
+    const hardActual = await readAll(
+      tf.tidy(() => {
+        const [grad, rows] = softmaxCrossEntropy(tf.tensor2d(logits, [b, k]), tf.oneHot(tf.tensor1d(classes, 'int32'), k).toFloat());
+        return [trainStats(rows, tf.zeros([1]), 0).slice(0, 1), grad];
+      }),
+    );
+    assertClose(hardActual[0]!, hardExpected[0]!, 1e-5, 'loss, one-hot int32 targets');
+    assertClose(hardActual[1]!, hardExpected[1]!, 1e-5, 'dlogits, one-hot int32 targets');
   });
 
   test('SGD with momentum (plain and nesterov) and weight decay: two steps equal tfjs MomentumOptimizer on cpu', async () => {

@@ -28,6 +28,8 @@ import { dispatch, gridFor, newOutput, WORKGROUP, type UniformField, type WebGpu
 
 type TensorInfo = tf.TensorInfo;
 type Access = 'read' | 'read_write';
+/** Element type of a binding: f32 unless the kernel reads raw 32-bit words (labels held as int32). */
+type Binding = [string, Access] | [string, Access, 'u32'];
 
 const REDUCE = `
 var<workgroup> part: array<f32, ${WORKGROUP}>;
@@ -44,12 +46,13 @@ fn wgSum(v: f32, lid: u32) -> f32 {
 }`;
 
 /** A WGSL compute shader: storage bindings in order, then one uniform struct `u`. `flat` is the invocation's index. */
-function kernel(label: string, bindings: [string, Access][], fields: [string, 'i32' | 'f32'][], body: string): WgslKernel {
+function kernel(label: string, bindings: Binding[], fields: [string, 'i32' | 'f32'][], body: string, helpers = ''): WgslKernel {
   const code = `
 struct Uniforms { ${fields.map(([n, t]) => `${n}: ${t},`).join(' ')} };
-${bindings.map(([n, a], i) => `@group(0) @binding(${i}) var<storage, ${a}> ${n}: array<f32>;`).join('\n')}
+${bindings.map(([n, a, t], i) => `@group(0) @binding(${i}) var<storage, ${a}> ${n}: array<${t ?? 'f32'}>;`).join('\n')}
 @group(0) @binding(${bindings.length}) var<uniform> u: Uniforms;
 ${body.includes('wgSum(') ? REDUCE : ''}
+${helpers}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -83,17 +86,17 @@ const SGD = kernel(
 
 const SOFTMAX_CE = kernel(
   'PoisonSoftmaxCrossEntropy',
-  [['logits', 'read'], ['labels', 'read'], ['dLogits', 'read_write'], ['rows', 'read_write']],
-  [['batch', 'i32'], ['classes', 'i32'], ['invBatch', 'f32']],
+  [['logits', 'read'], ['labelWords', 'read', 'u32'], ['dLogits', 'read_write'], ['rows', 'read_write']],
+  [['batch', 'i32'], ['classes', 'i32'], ['invBatch', 'f32'], ['labelsInt', 'i32']],
   `if (flat >= u.batch) { return; }
   let base = flat * u.classes;
   var top = logits[base];
   var topAt = 0;
-  var label = labels[base];
+  var label = targetAt(base);
   var labelAt = 0;
   for (var k = 1; k < u.classes; k++) {
     if (logits[base + k] > top) { top = logits[base + k]; topAt = k; }
-    if (labels[base + k] > label) { label = labels[base + k]; labelAt = k; }
+    if (targetAt(base + k) > label) { label = targetAt(base + k); labelAt = k; }
   }
   var sumExp = 0.0;
   for (var k = 0; k < u.classes; k++) { sumExp += exp(logits[base + k] - top); }
@@ -101,15 +104,22 @@ const SOFTMAX_CE = kernel(
   var loss = 0.0;
   var mass = 0.0;
   for (var k = 0; k < u.classes; k++) {
-    let y = labels[base + k];
+    let y = targetAt(base + k);
     loss -= y * (logits[base + k] - top - logSum);
     mass += y;
   }
   for (var k = 0; k < u.classes; k++) {
-    dLogits[base + k] = (exp(logits[base + k] - top) / sumExp * mass - labels[base + k]) * u.invBatch;
+    dLogits[base + k] = (exp(logits[base + k] - top) / sumExp * mass - targetAt(base + k)) * u.invBatch;
   }
   rows[2 * flat] = loss;
   rows[2 * flat + 1] = select(0.0, 1.0, topAt == labelAt);`,
+  // Targets made by tf.oneHot(…).toFloat() on webgpu still hold int32 words (the Cast only
+  // relabels the buffer, webgpu-kernels.ts): read them as such instead of a converting dispatch.
+  `fn targetAt(i: i32) -> f32 {
+  let word = labelWords[i];
+  if (u.labelsInt != 0) { return f32(bitcast<i32>(word)); }
+  return bitcast<f32>(word);
+}`,
 );
 
 const TRAIN_STATS = kernel(
@@ -326,7 +336,9 @@ const KERNELS: Record<string, FusedKernelFunc> = {
     const [batch, classes] = logits.shape as [number, number];
     const dLogits = newOutput(backend, [batch, classes]);
     const rows = newOutput(backend, [batch, 2]);
-    dispatch(backend, SOFTMAX_CE, [logits, need(inputs, 'labels'), dLogits, rows], [...ints(batch, classes), ...floats(1 / batch)], gridFor(batch));
+    const labels = need(inputs, 'labels');
+    const held = backend.tensorMap.get(labels.dataId)?.dtype ?? labels.dtype;
+    dispatch(backend, SOFTMAX_CE, [logits, labels, dLogits, rows], [...ints(batch, classes), ...floats(1 / batch), ...ints(held === 'float32' ? 0 : 1)], gridFor(batch));
     return [dLogits, rows];
   },
   PoisonTrainStats(backend, inputs, a) {

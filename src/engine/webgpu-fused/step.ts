@@ -303,7 +303,7 @@ export function planFusedTraining(model: tf.LayersModel, sgd: Omit<SgdSettings, 
     step(x, y, lr) {
       return tf.tidy(() => {
         const { logits, saved } = forward(floatBuffer(x));
-        const [dLogits, rows] = softmaxCrossEntropy(logits, floatBuffer(y));
+        const [dLogits, rows] = softmaxCrossEntropy(logits, y);
         const grads = backward(dLogits, saved);
         const slots = trainables.map((v) => sgdPartialSlots(v.read().size));
         const partials = tf.engine().makeTensorFromTensorInfo(
