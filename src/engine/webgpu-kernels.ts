@@ -20,6 +20,7 @@
  * exact for integers of magnitude below 2^24.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerFusedKernels } from './webgpu-fused/kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -32,7 +33,10 @@ interface WebGpuBackendLike {
   device?: { limits?: { maxStorageBufferBindingSize?: number } };
 }
 
-/** `im2col` (default): the project's kernels; `stock`: tfjs's own (benchmarks compare the two). */
+/**
+ * `im2col` (default): the project's kernels, incl. the fused training step (webgpu-fused/);
+ * `stock`: tfjs's own kernels and autodiff (benchmarks compare the two).
+ */
 export type WebGpuKernelSet = 'im2col' | 'stock';
 
 const stock = new Map<string, tf.KernelConfig>();
@@ -176,6 +180,8 @@ export function registerWebGpuKernels(set: WebGpuKernelSet = 'im2col'): void {
   if (installed === set) return;
   // A correctness fix, installed with either set.
   for (const name of INT_VIA_FLOAT) if (!stock.has(name)) install(name, intViaFloat(name));
+  // The fused training-step kernels have names of their own; loop.ts uses them with this set only.
+  registerFusedKernels();
   if (set === 'im2col') install('Conv2DBackpropFilter', conv2DBackpropFilter);
   else restore('Conv2DBackpropFilter');
   installed = set;

@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
+import { installedWebGpuKernels } from '../engine/webgpu-kernels.js';
+import { fusedInferenceLogits, planFusedTraining } from '../engine/webgpu-fused/step.js';
 
 /** Where training batches come from: x already normalised for the model, y rows on the simplex. */
 export interface BatchSource {
@@ -81,6 +83,12 @@ export async function trainClassifier(
   const optimizer = tf.train.momentum(settings.lr, settings.momentum, recipe.nesterov === true);
   const lossOf = recipe.loss ?? softCrossEntropy;
   const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // On webgpu with the project's kernels, the same step as fused kernels (a few dispatches per
+  // layer instead of autodiff's dozens): the default loss only; other backends never take it.
+  const fused =
+    recipe.loss === undefined && installedWebGpuKernels() === 'im2col'
+      ? planFusedTraining(model, { momentum: settings.momentum, nesterov: recipe.nesterov === true, weightDecay: settings.weightDecay })
+      : null;
   const reports: EpochReport[] = [];
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
@@ -116,6 +124,7 @@ export async function trainClassifier(
           const indices = order.subarray(b * settings.batchSize, Math.min(data.count, (b + 1) * settings.batchSize));
           const stats = tf.tidy(() => {
             const { x, y } = data.batch(indices);
+            if (fused) return fused.step(x, y, lr);
             let correctCount: tf.Scalar | undefined;
             const cost = optimizer.minimize(() => {
               const logits = model.apply(x, { training: true }) as tf.Tensor2D;
@@ -152,6 +161,7 @@ export async function trainClassifier(
       await callbacks.onEpochEnd?.(report);
     }
   } finally {
+    fused?.dispose();
     optimizer.dispose();
     // tfjs 4.22's MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD parent
     // keeps in `c`: one leaked tensor per training run without this.
@@ -175,7 +185,8 @@ export async function accuracyOf(
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const next = tf.tidy(() => {
-      const logits = model.predict(inputs(start, end)) as tf.Tensor2D;
+      const x = inputs(start, end);
+      const logits = fusedInferenceLogits(model, x) ?? (model.predict(x) as tf.Tensor2D);
       const truth = tf.tensor1d(labels.subarray(start, end), 'int32');
       return tf.add<tf.Scalar>(correct, tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), truth), 'int32')));
     });
