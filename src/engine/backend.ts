@@ -12,6 +12,7 @@ import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
 import type { BackendName } from './backend-names.js';
 import { loadWebGpu, webGpuAdapter, type WebGpuAdapterInfo } from './webgpu.js';
 import { installedWebGpuKernels, registerWebGpuKernels, type WebGpuKernelSet } from './webgpu-kernels.js';
+import { setWebGpuHostPath } from './webgpu-host.js';
 
 export type { BackendName };
 
@@ -77,6 +78,7 @@ async function tryWebGpu(forced: boolean): Promise<string | null> {
     return (err as Error).message.split('\n')[0] ?? 'failed to initialise';
   }
   registerWebGpuKernels();
+  setWebGpuHostPath('ours');
   return null;
 }
 
