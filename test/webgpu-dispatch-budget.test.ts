@@ -4,7 +4,8 @@
  * cost, and a count is deterministic, so it is held to a budget here rather than timed.
  *   - dispatches per step of the real training loop (trainClassifier) within budget for each
  *     architecture of the zoo;
- *   - exactly one GPU→CPU read (mapAsync) per step: the loss/accuracy read, one step late;
+ *   - exactly one GPU→CPU read (mapAsync) per step: the loss/accuracy read, made after the next
+ *     step has been issued;
  *   - the project's host path (src/engine/webgpu-host.ts) issues the same dispatches as tfjs's
  *     own with no buffer creation or uniform write and (nearly) no bind group left per step.
  * Inference batches are counted and reported (t.diagnostic).
@@ -40,19 +41,42 @@ const unavailable = await webgpuUnavailable();
 exitAfterTests('webgpu dispatch-budget tests (null adapter)');
 const why = unavailable ?? (installWebGpuCounter() ? null : "Dawn's GPU* classes are missing: cannot count");
 
+/**
+ * Each tensor read during training: how many tensors were created after the one read, before the
+ * read. A read delayed by a step finds the next step's tensors already made; a read right after
+ * its own step, none (tfjs's engine numbers tensors in creation order).
+ */
+interface Read {
+  newer: number;
+}
+
+async function recordingReads<T>(work: () => Promise<T>): Promise<{ result: T; reads: Read[] }> {
+  const reads: Read[] = [];
+  const proto = tf.Tensor.prototype as { data: (this: tf.Tensor) => Promise<unknown> };
+  const data = proto.data;
+  const engineClass = tf.engine().constructor as unknown as { nextTensorId: number };
+  proto.data = function (this: tf.Tensor) {
+    reads.push({ newer: engineClass.nextTensorId - 1 - this.id });
+    return data.call(this);
+  };
+  try {
+    return { result: await work(), reads };
+  } finally {
+    proto.data = data;
+  }
+}
+
 /** Steady-state steps (after warm-up) of each architecture, per configuration, measured once. */
-const measured = new Map<string, { train: StepCost[]; infer: StepCost[] }>();
-async function costs(arch: (typeof ARCHS)[number], config: HostConfig): Promise<{ train: StepCost[]; infer: StepCost[] }> {
+const measured = new Map<string, { train: StepCost[]; infer: StepCost[]; reads: Read[] }>();
+async function costs(arch: (typeof ARCHS)[number], config: HostConfig): Promise<{ train: StepCost[]; infer: StepCost[]; reads: Read[] }> {
   const key = `${arch.arch}/${config}`;
   let found = measured.get(key);
   if (!found) {
     useHostConfig(config);
     const model = buildModel(arch.arch, { inputShape: arch.shape, numClasses: 10, rng: new Rng(1) });
-    found = {
-      // 6 warm-up steps: the host path's bind-group cache reaches its steady state (bench/gpu-host.ts).
-      train: await measureTrainingSteps(model, arch.shape, arch.batch, 6, 2),
-      infer: await measureInferenceBatches(model, arch.shape, arch.batch, 2, 2),
-    };
+    // 6 warm-up steps: the host path's bind-group cache reaches its steady state (bench/gpu-host.ts).
+    const { result: train, reads } = await recordingReads(() => measureTrainingSteps(model, arch.shape, arch.batch, 6, 2));
+    found = { train, reads, infer: await measureInferenceBatches(model, arch.shape, arch.batch, 2, 2) };
     model.dispose();
     measured.set(key, found);
   }
@@ -72,7 +96,10 @@ if (why) {
     });
 
     test(`${a.label}: a training step reads the GPU once (the loss, one step late); inference batches not at all`, async () => {
-      const { train, infer } = await costs(a, 'ours');
+      const { train, infer, reads } = await costs(a, 'ours');
+      // Every read but the one after the last step waits until the next step has been issued.
+      assert.ok(reads.length >= 3);
+      for (const r of reads.slice(0, -1)) assert.ok(r.newer > 0, `${a.label}: a step's loss was read before the next step was issued`);
       for (const step of train) assert.equal(step.counts.mapAsyncs, 1, `${a.label}: ${step.counts.mapAsyncs} GPU→CPU reads in one training step`);
       for (const batch of infer) assert.equal(batch.counts.mapAsyncs, 0, `${a.label}: ${batch.counts.mapAsyncs} GPU→CPU reads in one inference batch`);
       // Every step of the loop issues the same work (what the caches save may still vary).
