@@ -22,6 +22,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { countsBetween, installWebGpuCounter, webGpuCounts, type WebGpuCounts } from '../src/engine/webgpu-counter.js';
 import { registerWebGpuKernels } from '../src/engine/webgpu-kernels.js';
 import { releaseFreeWebGpuBuffers, setWebGpuHostPath, webGpuHostPath } from '../src/engine/webgpu-host.js';
+import { setMeanGradient } from '../src/engine/mean-gradient.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 import { buildModel } from '../src/models/registry.js';
 import type { ArchName } from '../src/models/types.js';
@@ -29,8 +30,10 @@ import { trainClassifier, type BatchSource, type TrainSettings } from '../src/tr
 import { Rng } from '../src/util/rng.js';
 
 /**
- * A kernel set and host path: `stock` tfjs's own kernels and host path, `host` tfjs's kernels on
- * the project's host path (src/engine/webgpu-host.ts), `ours` both of the project's (its default).
+ * A kernel set and host path: `stock` tfjs's own kernels, host path and Mean gradient; `host`
+ * tfjs's kernels on the project's host path (src/engine/webgpu-host.ts) with its Mean gradient
+ * (src/engine/mean-gradient.ts: no ones tensor filled on the CPU); `ours` all of the project's
+ * (its default).
  */
 export type HostConfig = 'stock' | 'host' | 'ours';
 
@@ -43,6 +46,7 @@ export function useHostConfig(config: HostConfig): void {
   releaseFreeWebGpuBuffers();
   registerWebGpuKernels(config === 'ours' ? undefined : 'stock');
   setWebGpuHostPath(config === 'stock' ? 'stock' : 'ours');
+  setMeanGradient(config === 'stock' ? 'stock' : 'broadcast');
 }
 
 /** The architectures measured, each with its input shape. */

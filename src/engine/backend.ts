@@ -13,6 +13,7 @@ import type { BackendName } from './backend-names.js';
 import { loadWebGpu, webGpuAdapter, type WebGpuAdapterInfo } from './webgpu.js';
 import { installedWebGpuKernels, registerWebGpuKernels, type WebGpuKernelSet } from './webgpu-kernels.js';
 import { setWebGpuHostPath } from './webgpu-host.js';
+import { setMeanGradient } from './mean-gradient.js';
 
 export type { BackendName };
 
@@ -92,6 +93,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   // Keeps tfjs from printing its "install tfjs-node" banner and debug checks on every run.
   tf.env().set('PROD', true);
   tf.env().set('IS_TEST', false);
+  setMeanGradient('broadcast');
   const kernels = opts.wasmKernels ?? 'all';
   const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'];
   const failures: string[] = [];
