@@ -1,7 +1,8 @@
 /**
  * The project's Mean gradient (src/engine/mean-gradient.ts: dy / n broadcast, no ones tensor
- * filled on the CPU) gives bit-identical gradients to tfjs's own on wasm and cpu, for every kind
- * of axis argument, and leaves no tensor behind.
+ * filled on the CPU; tfjs's own form below 4,096 elements) gives bit-identical gradients to
+ * tfjs's own on wasm and cpu, for every kind of axis argument and both sides of that size, and
+ * leaves no tensor behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,11 @@ const CASES: { shape: number[]; axis?: number | number[]; keepDims?: boolean }[]
   { shape: [2, 5, 3, 6], axis: [0, 1, 2] }, // batch-norm moments over N, H, W
   { shape: [2, 5, 3, 6], axis: [0, 1, 2], keepDims: true },
   { shape: [4, 3, 5], axis: [2, 0] },
+  // Above the size where tfjs's own form is kept (src/engine/mean-gradient.ts: 4,096 elements).
+  { shape: [4, 16, 16, 9], axis: [0, 1, 2] },
+  { shape: [4, 16, 16, 9], axis: [0, 1, 2], keepDims: true },
+  { shape: [5001] },
+  { shape: [70, 71], axis: -1 },
 ];
 
 /** Gradient of sum(w · mean(x)) with respect to x, for a weighting w that makes dy non-uniform. */

@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 export type MeanGradient = 'stock' | 'broadcast';
 
 let stockConfig: tf.GradConfig | null = null;
+/** Elements up to which tfjs's own form is kept. */
+const SMALL = 4096;
 let current: MeanGradient = 'stock';
 
 const broadcastConfig: tf.GradConfig = {
@@ -23,6 +25,10 @@ const broadcastConfig: tf.GradConfig = {
   inputsToSave: ['x'],
   gradFunc: (dy, saved, attrs) => {
     const [x] = saved as [tf.Tensor];
+    // Small means (the loss's, over the batch) keep tfjs's form: their ones are cheap, and on
+    // webgpu the whole product then runs on the CPU (tfjs forwards small CPU-resident ops there),
+    // where a broadcast would be one more GPU dispatch.
+    if (x.size <= SMALL && stockConfig) return stockConfig.gradFunc(dy, saved, attrs);
     const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
     const expandedShape = x.shape.slice();
     let reduceSize = 1;
