@@ -41,7 +41,7 @@ interface LayoutLike {
   readonly label?: string;
 }
 interface PipelineLike {
-  getBindGroupLayout(index: number): LayoutLike;
+  getBindGroupLayout: (index: number) => LayoutLike;
 }
 interface BindingLike {
   buffer?: BufferLike;
@@ -57,8 +57,6 @@ interface DeviceLike {
   queue: QueueLike;
   createBuffer(d: { size: number; usage: number }): BufferLike;
   createBindGroup(d: BindGroupDescriptorLike): unknown;
-  createComputePipeline(d: unknown): PipelineLike;
-  createComputePipelineAsync(d: unknown): Promise<PipelineLike>;
 }
 interface QueueLike {
   writeBuffer(buffer: BufferLike, offset: number, data: ArrayBuffer, dataOffset?: number, size?: number): void;
@@ -75,7 +73,6 @@ interface TensorDataLike {
 interface BackendLike {
   device: DeviceLike;
   queue: QueueLike;
-  pipelineCache: Record<string, PipelineLike | Promise<PipelineLike>>;
   tensorMap: { get(dataId: object): TensorDataLike | undefined };
   bufferManager: {
     acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): BufferLike;
@@ -171,20 +168,31 @@ function slotFor(device: DeviceLike, bytes: Uint8Array): UniformBinding | null {
   return slot;
 }
 
-function memoiseLayout(pipeline: PipelineLike): PipelineLike {
-  if (Object.prototype.hasOwnProperty.call(pipeline, 'getBindGroupLayout')) return pipeline;
-  const original = pipeline.getBindGroupLayout.bind(pipeline);
-  // tfjs only ever asks for group 0; others pass through.
-  pipeline.getBindGroupLayout = (index: number) => {
-    if (index !== 0) return original(index);
-    let layout = layouts.get(pipeline);
+let layoutMemoInstalled = false;
+
+/**
+ * Memoises GPUComputePipeline.getBindGroupLayout(0) for every pipeline while the cached path is
+ * on (tfjs asks for it at every dispatch and gets a new wrapper object each time, which would
+ * also defeat the bind-group cache's key). On the prototype, once: pipelines made anywhere
+ * (tfjs's, or kernels recording their own dispatches) and at any time are covered. The layout
+ * of an 'auto' pipeline is the same whichever wrapper is used.
+ */
+function installLayoutMemo(): void {
+  if (layoutMemoInstalled) return;
+  const cls = (globalThis as unknown as { GPUComputePipeline?: { prototype: PipelineLike } }).GPUComputePipeline;
+  if (!cls) return;
+  const proto = cls.prototype;
+  const original = proto.getBindGroupLayout;
+  proto.getBindGroupLayout = function (this: PipelineLike, index: number): LayoutLike {
+    if (!state || index !== 0) return original.call(this, index);
+    let layout = layouts.get(this);
     if (!layout) {
-      layout = original(0);
-      layouts.set(pipeline, layout);
+      layout = original.call(this, 0);
+      layouts.set(this, layout);
     }
     return layout;
   };
-  return pipeline;
+  layoutMemoInstalled = true;
 }
 
 function bindGroupKey(d: BindGroupDescriptorLike): string | null {
@@ -281,14 +289,7 @@ function install(backend: BackendLike): void {
     if (bindGroups.size > MAX_BIND_GROUPS) bindGroups.delete(bindGroups.keys().next().value!);
     return made;
   };
-  device.createComputePipeline = function (this: DeviceLike, d: unknown): PipelineLike {
-    return memoiseLayout(proto.createComputePipeline.call(this, d));
-  };
-  device.createComputePipelineAsync = async function (this: DeviceLike, d: unknown): Promise<PipelineLike> {
-    return memoiseLayout(await proto.createComputePipelineAsync.call(this, d));
-  };
-  // Pipelines compiled before (the bench switches paths mid-run).
-  for (const p of Object.values(backend.pipelineCache)) if (!(p instanceof Promise)) memoiseLayout(p);
+  installLayoutMemo();
   state = { backend, device };
 }
 
@@ -297,13 +298,10 @@ function uninstall(): void {
   const { backend, device } = state;
   const own = device as unknown as Record<string, unknown>;
   delete own.createBindGroup;
-  delete own.createComputePipeline;
-  delete own.createComputePipelineAsync;
   // The prototype's methods are tfjs's; ours are own properties of the backend object.
   delete (backend as unknown as Record<string, unknown>).makeUniforms;
   delete (backend as unknown as Record<string, unknown>).uploadToGPU;
   delete (backend.bufferManager as unknown as Record<string, unknown>).acquireBuffer;
-  for (const p of Object.values(backend.pipelineCache)) if (!(p instanceof Promise)) delete (p as unknown as Record<string, unknown>).getBindGroupLayout;
   bindGroups.clear();
   state = null;
 }
