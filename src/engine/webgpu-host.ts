@@ -17,14 +17,16 @@
  *   - bind-group layouts: one per pipeline, memoised.
  *   - uploads of CPU values (each step's scalars): one writeBuffer each instead of a staging
  *     buffer, a copy and a broken compute pass (uploadByWrite).
- *   - bind groups: cached by (layout, buffers, offsets, sizes). tfjs's buffer pool hands out the
- *     same buffers in the same order each step, and with uniforms in fixed slots the same
- *     dispatch of the next step asks for an identical bind group. A bounded LRU keeps the cache
- *     from growing with one-off shapes.
+ *   - bind groups: cached by (layout, buffers, offsets, sizes). With uniforms in fixed slots and
+ *     the pool handing out its oldest free buffer (preferOldestFree: which buffer a tensor gets
+ *     then depends only on which are free, which repeats from step to step), the same dispatch
+ *     of the next step asks for an identical bind group. A bounded LRU keeps the cache from
+ *     growing with one-off shapes.
  *
- * Every dispatch binds exactly the bytes and buffers it bound before: results are identical
- * (test/webgpu-host.test.ts checks against the cpu backend on lavapipe, and counts the calls saved
- * on Dawn's null adapter). Switched by setWebGpuHostPath ('stock' restores tfjs's own path), so
+ * Every dispatch computes what it computed before (any free buffer of a size is as good as
+ * another: kernels write their whole output): test/webgpu-host.test.ts compares the two paths and
+ * the cpu backend on lavapipe; test/webgpu-dispatch-budget.test.ts counts the calls saved on
+ * Dawn's null adapter. Switched by setWebGpuHostPath ('stock' restores tfjs's own path), so
  * the benchmark can compare both in one process; backend.ts turns it on when webgpu loads.
  */
 import * as tf from '@tensorflow/tfjs';
