@@ -7,6 +7,8 @@
  *   npm run bench -- defenses     # black-box queries/s per defense, as a ratio to `none`
  *   npm run bench -- gpu          # webgpu: LeNet / VGG16-BN training and inference samples/s,
  *                                 # and a per-kernel profile of one VGG16-BN training step
+ *   npm run bench -- gpu-host     # host cost per training step / inference batch on Dawn's null
+ *                                 # adapter: dispatches, submits, writes, ms; stock vs ours
  *
  * `gpu` knobs (environment): BENCH_STEPS (timed steps, 20), BENCH_WARMUP (2), BENCH_LENET_BATCH
  * (64), BENCH_VGG_BATCH (128), BENCH_INFER_BATCH (256). On lavapipe (a CPU) use tiny values, e.g.
@@ -28,6 +30,7 @@ import type { Defense } from '../src/defenses/types.js';
 import type { DefendedBlackBox } from '../src/blackbox/defended.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 import { registerWebGpuKernels, type WebGpuKernelSet } from '../src/engine/webgpu-kernels.js';
+import { benchGpuHost } from './gpu-host.js';
 
 function randomSource(count: number, shape: [number, number, number], classes: number): BatchSource {
   const rng = new Rng(3);
@@ -325,7 +328,7 @@ async function benchGpu(): Promise<void> {
   await gpuProfile(vggBatch);
 }
 
-const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses, gpu: benchGpu };
+const benches: Record<string, () => Promise<void>> = { train: benchTrain, defenses: benchDefenses, gpu: benchGpu, 'gpu-host': benchGpuHost };
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

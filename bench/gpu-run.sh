@@ -8,9 +8,10 @@
 #
 # What it does: unpacks Node; installs the Vulkan loader and glvnd libraries where missing (into /
 # as root, else into a private folder on LD_LIBRARY_PATH); points the Vulkan loader at the NVIDIA
-# driver; then runs the webgpu tests (correctness against wasm/cpu) and `npm run bench -- gpu`.
+# driver; then runs the webgpu tests (correctness against wasm/cpu, dispatch budget), `npm run
+# bench -- gpu` and `npm run bench -- gpu-host` (on the GPU, then on Dawn's null adapter).
 # Knobs: GPU_KIT, OUT, GPU_WORK (scratch, /tmp/poison-gpu), TEST_TIMEOUT (600), BENCH_TIMEOUT
-# (1800), SKIP_TESTS=1, USE_KIT_APP=1 (the kit's app even where node_modules exists), PRIVATE_LIBS=1 (never install into /, even as root), and
+# (1800), GPU_HOST_FLAGS (POISON_DAWN_FLAGS of the on-GPU gpu-host run, backend=vulkan), SKIP_TESTS=1, USE_KIT_APP=1 (the kit's app even where node_modules exists), PRIVATE_LIBS=1 (never install into /, even as root), and
 # bench/bench.ts's BENCH_* variables.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,13 +121,24 @@ main() {
   cd "$app" || return 1
   if [ "${SKIP_TESTS:-0}" != 1 ]; then
     echo "--- webgpu tests (against wasm and cpu)"
-    VK_LOADER_DEBUG=error timeout "${TEST_TIMEOUT:-600}" "$node" --test dist/test/webgpu.test.js 2>&1 | grep -v '^    at '
+    VK_LOADER_DEBUG=error timeout "${TEST_TIMEOUT:-600}" "$node" --test --test-concurrency=1 \
+      dist/test/webgpu.test.js dist/test/webgpu-host.test.js dist/test/webgpu-dispatch-budget.test.js 2>&1 | grep -v '^    at '
     echo "webgpu tests exit: ${PIPESTATUS[0]}"
   fi
   echo "--- npm run bench -- gpu"
   timeout "${BENCH_TIMEOUT:-1800}" "$node" dist/bench/bench.js gpu 2>&1
   local rc=$?
   echo "bench exit: $rc"
+  # Host cost per step and per batch, stock vs the project's kernels and host path: on the GPU
+  # (Vulkan: counts plus the GPU's own time) and on Dawn's null adapter (the host's share alone).
+  local flags hrc
+  for flags in "${GPU_HOST_FLAGS:-backend=vulkan}" backend=null; do
+    echo "--- npm run bench -- gpu-host (POISON_DAWN_FLAGS=$flags)"
+    POISON_DAWN_FLAGS="$flags" timeout "${BENCH_TIMEOUT:-1800}" "$node" dist/bench/bench.js gpu-host 2>&1 | grep -v '^ - While\|^    at '
+    hrc=${PIPESTATUS[0]}
+    echo "gpu-host bench exit: $hrc"
+    [ "$hrc" = 0 ] || rc=1
+  done
   echo "=== done $(date -u +%FT%TZ)"
   return "$rc"
 }

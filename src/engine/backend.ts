@@ -12,6 +12,8 @@ import { registerWasmKernels, type WasmKernelSet } from './wasm-kernels.js';
 import type { BackendName } from './backend-names.js';
 import { loadWebGpu, webGpuAdapter, type WebGpuAdapterInfo } from './webgpu.js';
 import { installedWebGpuKernels, registerWebGpuKernels, type WebGpuKernelSet } from './webgpu-kernels.js';
+import { setWebGpuHostPath } from './webgpu-host.js';
+import { setMeanGradient } from './mean-gradient.js';
 
 export type { BackendName };
 
@@ -77,6 +79,7 @@ async function tryWebGpu(forced: boolean): Promise<string | null> {
     return (err as Error).message.split('\n')[0] ?? 'failed to initialise';
   }
   registerWebGpuKernels();
+  setWebGpuHostPath('ours');
   return null;
 }
 
@@ -90,6 +93,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   // Keeps tfjs from printing its "install tfjs-node" banner and debug checks on every run.
   tf.env().set('PROD', true);
   tf.env().set('IS_TEST', false);
+  setMeanGradient('broadcast');
   const kernels = opts.wasmKernels ?? 'all';
   const order: BackendName[] = opts.backend ? [opts.backend] : ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm'];
   const failures: string[] = [];
