@@ -25,12 +25,6 @@ import { Rng } from '../src/util/rng.js';
 import { measureInferenceBatches, measureTrainingSteps, useHostConfig, type HostConfig, type StepCost } from '../bench/gpu-host.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
 
-/**
- * The budgets are issue 20's targets for the fused kernels of the gpu-fused branch; until those
- * are merged they are reported as todo (run, shown, not failing). Set to false at merge.
- */
-const BUDGET_TODO: string | false = 'needs the fused kernels of the gpu-fused branch (issue 20)';
-
 const ARCHS: { arch: ArchName; label: string; shape: [number, number, number]; batch: number; budget: number }[] = [
   { arch: 'lenet', label: 'LeNet', shape: [28, 28, 1], batch: 64, budget: 40 },
   { arch: 'cnn-small', label: 'cnn-small', shape: [32, 32, 3], batch: 8, budget: 60 },
@@ -89,7 +83,7 @@ if (why) {
   });
 } else {
   for (const a of ARCHS) {
-    test(`${a.label}: one training step (batch ${a.batch}) dispatches ≤ ${a.budget} kernels`, { todo: BUDGET_TODO }, async (t) => {
+    test(`${a.label}: one training step (batch ${a.batch}) dispatches ≤ ${a.budget} kernels`, async (t) => {
       const { train, infer } = await costs(a, 'ours');
       t.diagnostic(`${a.label}: ${train[0]!.counts.dispatches} dispatches, ${train[0]!.counts.submits} submits per training step; ${infer[0]!.counts.dispatches} dispatches per inference batch`);
       for (const step of train) assert.ok(step.counts.dispatches <= a.budget, `${a.label}: ${step.counts.dispatches} dispatches in a training step > budget ${a.budget}`);
