@@ -178,7 +178,7 @@ export async function benchGpuHost(): Promise<void> {
   const cifarBatch = envInt('BENCH_CIFAR_BATCH', 8);
   console.log(`# gpu-host: webgpu on ${a ? `${a.vendor || '?'} ${a.device || '?'} (${a.driver || a.architecture || 'no description'})` : 'unknown adapter'}, POISON_DAWN_FLAGS='${process.env.POISON_DAWN_FLAGS}'`);
   console.log(`# per training step (trainClassifier, ${steps} steps × ${rounds} rounds after ${warmup} warm-up steps, configurations interleaved) and per inference batch (inferencePosterior)`);
-  console.log('# stock = tfjs kernels, host path, Mean gradient; host = tfjs kernels, the project host path (src/engine/webgpu-host.ts) and Mean gradient (src/engine/mean-gradient.ts); ours = the project kernels (registerWebGpuKernels()) too');
+  console.log('# stock = tfjs kernels, tfjs host path, tfjs Mean gradient; host = tfjs kernels, the project host path (src/engine/webgpu-host.ts) and Mean gradient (src/engine/mean-gradient.ts); ours = the project kernels (registerWebGpuKernels()) too');
   console.log(`| what | config | ${COLUMNS.map((c) => c[1]).join(' | ')} | host ms |`);
   console.log(`|---|---|${COLUMNS.map(() => '---:').join('|')}|---:|`);
   const configs: HostConfig[] = ['stock', 'host', 'ours'];
