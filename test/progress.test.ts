@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { formatDuration, planLine, RunClock, startProgress, wholeRunEta } from '../src/util/progress.js';
 import { attackPlanLine } from '../src/attack-run/reporter.js';
 import { tempDir } from './fixtures/data-builders.js';
-import { POISON_BIN } from './helpers/cli.js';
+import { POISON_BIN, runCli } from './helpers/cli.js';
 
 test('wholeRunEta: elapsed × (total − done) / done; null with no rate yet, 0 when done', () => {
   assert.equal(wholeRunEta(10, 5, 20), 30);
@@ -92,11 +92,26 @@ test('a bare `poison train` says first that it runs 30 epochs × 60000 images, a
         if (line !== undefined && stderr.includes(`${line}\n`)) resolve(line);
       });
       child.on('exit', () => reject(new Error(`poison train exited before its first line:\n${stderr}`)));
-    });
-    child.kill('SIGKILL');
+      // The run itself takes half an hour: its first line must come long before.
+      setTimeout(() => reject(new Error(`no first line within 60 s:\n${stderr}`)), 60_000).unref();
+    }).finally(() => child.kill('SIGKILL'));
     assert.match(firstLine, /^train lenet on mnist: 30 epochs × 60000 images \(28140 batches of 64\), 10000 test images after each epoch, backend (wasm|cpu|tensorflow|tensorflow-gpu|webgpu)$/);
     const ours = stderr.split('\n').filter((l) => !/^(=+|Hi, looks like|\s*)$/.test(l));
     assert.equal(ours[0], firstLine, `nothing of poison's before it:\n${stderr}`);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test("poison train's epoch bars show the whole run's share: 50% after epoch 1 of 2, 100% after epoch 2", () => {
+  const tmp = tempDir('progress');
+  try {
+    const r = runCli(['train', '--epochs', '2', '--limit', '128', '--batch-size', '64', '--backend', 'wasm', '--out', path.join(tmp.dir, 'victim')], { cwd: tmp.dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.errLines[0]!, /^train lenet on mnist: 2 epochs × 128 images \(4 batches of 64\), 10000 test images after each epoch, backend wasm$/);
+    const last = (epoch: number): string | undefined => r.errLines.filter((l) => l.startsWith(`epoch ${epoch}/2 2/2 `)).at(-1);
+    assert.match(last(1) ?? '', /\| run 50% \S+ eta \S+$/, r.stderr);
+    assert.match(last(2) ?? '', /\| run 100% \S+ eta 0s$/, r.stderr);
   } finally {
     tmp.cleanup();
   }
