@@ -9,7 +9,7 @@ import { planLine, RunClock, startProgress, type Progress } from '../util/progre
 import type { AttackReporter } from '../attacks/types.js';
 
 /** What the attack will do, for its first line and its whole-run clock. */
-export interface AttackPlan {
+interface AttackPlan {
   attack: string;
   defense: string;
   /** Queries the black box answers (the transfer set's length). */
