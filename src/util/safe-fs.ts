@@ -92,13 +92,17 @@ async function exists(p: string): Promise<boolean> {
 
 /**
  * fsync a folder: its entries (the result of a rename or a create in it) reach the disk. Windows
- * cannot open a folder for this; there NTFS's journal is what makes the rename durable.
+ * cannot open a folder for this; there NTFS's journal is what makes the rename durable. Some
+ * filesystems (FUSE, some network mounts) refuse fsync on a folder: there it cannot be had, and
+ * refusing every write would be worse.
  */
 export async function syncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
+  } catch (err) {
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await handle.close();
   }
