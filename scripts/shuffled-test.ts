@@ -7,6 +7,7 @@
  * (default: every dist/test/*.test.js; default seed: drawn and printed). Each file runs in its
  * own process, like `node --test` does, through scripts/shuffle/register.js (Node 20's test
  * runner cannot shuffle). Exit status 1 when any file fails; the seed reproduces the order.
+ * Run it in the git checkout itself: the sweep tests compare the commit recorded in provenance.
  */
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
