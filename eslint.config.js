@@ -17,4 +17,18 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
     },
   },
+  {
+    // Training, attacks and defenses run on webgpu too, where a synchronous read of a device
+    // tensor throws in Node: every read in src/ is `await t.data()` / `await t.array()`.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['dataSync', 'arraySync', 'bufferSync'].map((property) => ({
+          property,
+          message: `${property}() throws on the webgpu backend in Node: use the awaited form (data(), array(), buffer()).`,
+        })),
+      ],
+    },
+  },
 );

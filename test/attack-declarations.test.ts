@@ -72,6 +72,10 @@ test("the generic settings bag: an attack's own parameters (bag 'attack') with d
   assert.throws(() => attackSettingsOf(params, { width: null }), (e: unknown) => e instanceof UsageError && e.message === '--width must be a number, got none');
   assert.throws(() => attackSettingsOf(params, { mode: 'c' }), (e: unknown) => e instanceof UsageError && e.message === "--mode: unknown value \"c\" (choose one of: a, b)");
   assert.throws(() => attackSettingsOf(params, { cap: '3' }), (e: unknown) => e instanceof UsageError && e.message === '--cap must be a number, got "3"');
-  // Every registered attack's own settings resolve from its defaults alone.
-  for (const name of attackNames()) assert.doesNotThrow(() => attackSettingsOf(attackDefinition(name).params, {}), name);
+  // Every registered attack's own settings resolve from its defaults alone, to exactly its declared defaults.
+  for (const name of attackNames()) {
+    const declared = attackDefinition(name).params.filter((p) => p.bag === 'attack');
+    assert.deepEqual(attackSettingsOf(attackDefinition(name).params, {}), Object.fromEntries(declared.map((p) => [p.key, p.default])), name);
+  }
+  assert.ok(attackNames().some((name) => attackDefinition(name).params.some((p) => p.bag === 'attack')), 'some attack has settings of its own');
 });

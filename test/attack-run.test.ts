@@ -84,16 +84,27 @@ async function spied(s: AttackSpec): Promise<{ result: AttackResult; victimCalls
   return { result, victimCalls, transfer };
 }
 
-let baseline: { result: AttackResult; file: string } | undefined;
+/** The cache folder of the undefended baseline run, and of the tests' runs that reuse its transfer set. */
+const baselineCache = (): string => path.join(root, 'cache-baseline');
+let baselineRun: Promise<{ result: AttackResult; victimCalls: number; transfer: TransferSet; file: string }> | undefined;
+
+/**
+ * The undefended run (knockoff, B = 60), done once for whichever test asks first, into a cache
+ * folder no other run has touched: it computes the transfer set (a miss) and leaves it cached.
+ * So each test finds what it needs whatever order the tests run in.
+ */
+function undefendedBaseline(): NonNullable<typeof baselineRun> {
+  baselineRun ??= spied(spec({ cacheDir: baselineCache() })).then((r) => ({ ...r, file: path.join(r.result.config.out as string, 'result.json') }));
+  return baselineRun;
+}
 
 test('a second defense on a cached transfer set runs the victim zero times and matches a fresh run', async () => {
-  const first = await spied(spec());
+  const first = await undefendedBaseline();
   assert.equal(first.result.transferSet.cache, 'miss');
   assert.ok(first.victimCalls > 0);
-  baseline = { result: first.result, file: path.join(first.result.config.out as string, 'result.json') };
 
   const defense = { name: 'reverse-sigmoid', beta: 0.5, gamma: 0.2 } as const;
-  const cached = await spied(spec({ defense }));
+  const cached = await spied(spec({ defense, cacheDir: baselineCache() }));
   assert.equal(cached.result.transferSet.cache, 'hit');
   assert.equal(cached.victimCalls, 0, 'the victim model ran on a cached transfer set');
   assert.equal(cached.result.transferSet.victimQueryBatches, 0);
@@ -110,11 +121,12 @@ test('a second defense on a cached transfer set runs the victim zero times and m
 });
 
 test('MAD on the cached transfer set: surrogate side rows cached too, same ỹ as a live run, ε-ball kept', async () => {
+  await undefendedBaseline(); // caches the transfer set
   const defense = { name: 'mad', eps: 0.5, ydist: 'l1', jacobian: 'closed', ablation: 'none', surrogate: null } as const;
-  const cached = await spied(spec({ defense }));
+  const cached = await spied(spec({ defense, cacheDir: baselineCache() }));
   assert.equal(cached.result.transferSet.cache, 'hit');
   assert.equal(cached.victimCalls, 0);
-  const again = await spied(spec({ defense }));
+  const again = await spied(spec({ defense, cacheDir: baselineCache() }));
   assert.equal(again.victimCalls, 0);
   const fresh = await spied(spec({ defense, cacheDir: null }));
   assert.ok(fresh.victimCalls > 0);
@@ -154,15 +166,15 @@ test('every budget trains a fresh attacker on the first B queries of one transfe
 });
 
 test('error amplification against an undefended baseline; a mismatched baseline is refused', async () => {
-  assert.ok(baseline);
+  const baseline = await undefendedBaseline();
   const defended = await runAttack(spec({ defense: { name: 'argmax' }, baseline: baseline.file }));
   const base = baseline.result.runs[0]!.attacker.accuracy;
   const acc = defended.runs[0]!.attacker.accuracy;
   assert.equal(defended.runs[0]!.baselineAccuracy, base);
   assert.equal(defended.runs[0]!.errorAmplification, (1 - acc) / (1 - base));
-  await assert.rejects(() => runAttack(spec({ seed: 6, baseline: baseline!.file })), (e: unknown) => e instanceof UsageError && /seed/.test(e.message));
-  await assert.rejects(() => runAttack(spec({ budgets: [50], baseline: baseline!.file })), (e: unknown) => e instanceof UsageError && /budget/.test(e.message));
-  await assert.rejects(() => runAttack(spec({ attack: 'jbda', budgets: [60], baseline: baseline!.file })), (e: unknown) => e instanceof UsageError && /attack/.test(e.message));
+  await assert.rejects(() => runAttack(spec({ seed: 6, baseline: baseline.file })), (e: unknown) => e instanceof UsageError && /seed/.test(e.message));
+  await assert.rejects(() => runAttack(spec({ budgets: [50], baseline: baseline.file })), (e: unknown) => e instanceof UsageError && /budget/.test(e.message));
+  await assert.rejects(() => runAttack(spec({ attack: 'jbda', budgets: [60], baseline: baseline.file })), (e: unknown) => e instanceof UsageError && /attack/.test(e.message));
   await assert.rejects(
     () => runAttack(spec({ baseline: path.join(defended.config.out as string, 'result.json') })),
     (e: unknown) => e instanceof UsageError && /undefended/.test(e.message),

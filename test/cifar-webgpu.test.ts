@@ -3,7 +3,7 @@
  * train batches and a test batch; CIFAR-100: train.bin / test.bin with coarse and fine labels):
  * - on webgpu (lavapipe in CI): `poison train --dataset cifar10 --arch vgg16_bn` and
  *   `poison attack` (knockoff from CIFAR-100 against MAD), each as the CLI, which must also exit
- *   with Dawn loaded; skipped with one line where webgpu cannot load;
+ *   with Dawn loaded; skipped with one line where webgpu cannot load (failed with POISON_REQUIRE_WEBGPU=1);
  * - on wasm (VGG16-BN on lavapipe is too slow for 12 cells): configs/cifar.yaml itself, cut down
  *   (1 epoch, 4 queries, each defense's first parameter value), as a sweep.
  */
@@ -17,6 +17,7 @@ import { parse, stringify } from 'yaml';
 import { cifarChw, cifarRecords, tempDir } from './fixtures/data-builders.js';
 import { POISON_BIN, REPO_ROOT } from './helpers/cli.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
+import { skipOrFail } from './helpers/requirement.js';
 
 const tmp = tempDir('poison-cifar-');
 const c10 = path.join(tmp.dir, 'cifar10');
@@ -57,7 +58,11 @@ function readJson(file: string): Record<string, unknown> {
 const why = await webgpuUnavailable();
 exitAfterTests('CIFAR path tests');
 
-test('webgpu: poison train (cifar10, vgg16_bn) then poison attack (knockoff from cifar100, MAD) through the CLI', { skip: why ?? false }, () => {
+test('webgpu: poison train (cifar10, vgg16_bn) then poison attack (knockoff from cifar100, MAD) through the CLI', (t) => {
+  if (why) {
+    skipOrFail(t, 'WEBGPU', `webgpu cannot load: ${why}`);
+    return;
+  }
   const victim = path.join(tmp.dir, 'victim');
   const train = poison(
     ['train', '--dataset', 'cifar10', '--arch', 'vgg16_bn', '--epochs', '1', '--batch-size', '5', '--data-dir', c10, '--backend', 'webgpu', '--out', victim, '--quiet'],

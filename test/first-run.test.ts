@@ -39,6 +39,20 @@ function assertOneLine(r: CliRun, code: number, says: RegExp): void {
   assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
 }
 
+let sharedVictim: string | undefined;
+/**
+ * A tiny victim trained once, for whichever test needs one first (eval and attack get past their
+ * flags to the --out check only with a victim): no test depends on another having run before it.
+ */
+function trainedVictim(): string {
+  if (sharedVictim) return sharedVictim;
+  const dir = path.join(root, 'shared-victim');
+  const r = runCli(['train', '--epochs', '1', '--limit', '100', '--backend', 'wasm', '--quiet', '--out', dir], { env: freshEnv });
+  assert.equal(r.status, 0, r.stderr);
+  sharedVictim = dir;
+  return dir;
+}
+
 /** A pid that belonged to a process that has exited. */
 async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ['-e', '0']);
@@ -119,8 +133,7 @@ for (const c of procCases) {
       t.skip('no /proc on this system');
       return;
     }
-    // The victim the first test trained: eval and attack get past their flags to the --out check.
-    const victim = path.join(root, 'fresh/results/victims/mnist-lenet');
+    const victim = c.name === 'eval' || c.name === 'attack' ? trainedVictim() : '';
     const started = Date.now();
     const r = runCli(c.args(victim), { cwd: root, env: freshEnv, timeoutMs: 60_000 });
     assertOneLine(r, 1, c.says);
@@ -171,7 +184,7 @@ test("a killed command's temporaries are removed by the next start: eval beside 
   await fs.mkdir(parent);
   const leftover = path.join(parent, `.e1.tmp-${tag}-${dead}-abcdef01`);
   await fs.mkdir(leftover);
-  const r = runCli(['eval', '--victim', path.join(root, 'fresh/results/victims/mnist-lenet'), '--test-limit', '50', '--backend', 'wasm', '--quiet', '--out', path.join(parent, 'e2')], { env: freshEnv });
+  const r = runCli(['eval', '--victim', trainedVictim(), '--test-limit', '50', '--backend', 'wasm', '--quiet', '--out', path.join(parent, 'e2')], { env: freshEnv });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(await fs.readdir(parent), ['e2']);
 

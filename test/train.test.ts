@@ -22,13 +22,26 @@ function spec(out: string, overrides: Partial<TrainVictimSpec> = {}): TrainVicti
   };
 }
 
+/**
+ * Two independent trainings with one seed (folders a and b), done once for whichever test asks
+ * first, so each test finds them whatever order the tests run in.
+ */
+let sameSeedPair: Promise<{ a: string; b: string }> | undefined;
+function trainSameSeedPair(): Promise<{ a: string; b: string }> {
+  sameSeedPair ??= (async () => {
+    await initEngine({ backend: 'wasm' });
+    const a = path.join(tmpRoot, 'a');
+    const b = path.join(tmpRoot, 'b');
+    await trainVictim(spec(a));
+    await trainVictim(spec(b));
+    return { a, b };
+  })();
+  return sameSeedPair;
+}
+
 test('the same seed and backend give identical weights; another seed does not', async () => {
-  await initEngine({ backend: 'wasm' });
-  const a = path.join(tmpRoot, 'a');
-  const b = path.join(tmpRoot, 'b');
+  const { a, b } = await trainSameSeedPair();
   const c = path.join(tmpRoot, 'c');
-  await trainVictim(spec(a));
-  await trainVictim(spec(b));
   await trainVictim(spec(c, { seed: 4 }));
   const wa = await fs.readFile(path.join(a, WEIGHTS_FILE));
   const wb = await fs.readFile(path.join(b, WEIGHTS_FILE));
@@ -48,14 +61,14 @@ test('the same seed and backend give identical weights; another seed does not', 
   assert.deepEqual((await fs.readdir(tmpRoot)).filter((f) => f.startsWith('.')), []);
 });
 
-test('a loaded model gives bit-identical predictions', async () => {
+test('two trainings with one seed, each saved and loaded, give bit-identical predictions', async () => {
+  const { a, b } = await trainSameSeedPair();
   await initEngine({ backend: 'wasm' });
-  const dir = path.join(tmpRoot, 'a');
-  const { model, params } = await loadSavedModel(dir);
+  const { model, params } = await loadSavedModel(a);
   const test = await loadImageSet('mnist', 'test', { limit: 64 });
   const x = toModelInput(test, { start: 0, end: 64 }, params.input);
   const loaded = (model.predict(x) as tf.Tensor).dataSync();
-  const again = await loadSavedModel(dir);
+  const again = await loadSavedModel(b);
   const second = (again.model.predict(x) as tf.Tensor).dataSync();
   assert.deepEqual(Array.from(loaded), Array.from(second));
   // And the saved weights are the trained ones: accuracy far above chance after one epoch.

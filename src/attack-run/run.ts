@@ -353,7 +353,15 @@ async function execute(
   startedAt: Date,
   started: number,
 ): Promise<AttackResult> {
-  const reporter = new StageProgress(spec.quiet === true);
+  const reporter = new StageProgress(spec.quiet === true, {
+    attack: spec.attack,
+    defense: describeDefense(spec.defense),
+    queries: run.queryBudget,
+    budgets: spec.budgets,
+    epochs: spec.training.epochs,
+    batchSize: spec.training.batchSize,
+    backend: engineInfo().backend,
+  });
   const { params } = run;
   const K = params.numClasses;
   let result: AttackResult | undefined;

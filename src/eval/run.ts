@@ -15,7 +15,7 @@ import { describeDefense, type DefenseSpec } from '../defenses/spec.js';
 import { DEFENSE_STREAMS, type Defense } from '../defenses/types.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { reserveOutputDir } from '../util/outdir.js';
-import { startProgress } from '../util/progress.js';
+import { planLine, startProgress } from '../util/progress.js';
 import { provenance, type Provenance } from '../util/provenance.js';
 import { measureDefenderUtility, type DefenderUtility } from './utility.js';
 
@@ -83,6 +83,7 @@ export async function runEval(spec: EvalSpec): Promise<EvalReport> {
     if (test.numClasses !== params.numClasses) {
       throw new RuntimeFailure(`${spec.victim}: the victim has ${params.numClasses} classes, its test set ${params.dataset} has ${test.numClasses}`);
     }
+    if (!spec.quiet) process.stderr.write(`${planLine('eval', `${params.arch} victim with defense ${spec.defense.name}`, [`${test.count} ${params.dataset} test images`], engine.backend)}\n`);
     const bar = startProgress({ label: `eval ${spec.defense.name}`, total: test.count, fields: ['queries/s'], quiet: spec.quiet });
     let results: DefenderUtility;
     try {

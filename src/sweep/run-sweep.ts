@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
-import { startProgress, writeLineBesideProgress as warn } from '../util/progress.js';
+import { planLine, startProgress, writeLineBesideProgress as warn } from '../util/progress.js';
 import type { Cell } from './plan/cell.js';
 import { CELLS_DIR, cellPath, listCellFiles, writeCell } from './run/cell-store.js';
 import { ensureSweepData } from './plan/data-check.js';
@@ -95,6 +95,8 @@ export async function sweep(req: SweepRequest): Promise<void> {
   process.once('SIGTERM', stopOnSignal);
   let outcome: CellsOutcome;
   try {
+    // First, what will run: the victim may take a long training before the first cell.
+    log(planLine('sweep', plan.config.name, [`${plan.cells.length} cells`, `up to ${req.jobs} worker${req.jobs > 1 ? 's' : ''}`], plan.backend ?? 'automatic (each worker chooses)'));
     await prepareVictim(plan, pool, log);
     const finished = await readFinishedCells(plan);
     for (const d of finished.damaged) {

@@ -20,7 +20,7 @@ import { Rng } from '../util/rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { reserveOutputDir } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
-import { startProgress } from '../util/progress.js';
+import { planLine, RunClock, startProgress } from '../util/progress.js';
 
 export interface TrainVictimSpec extends TrainSettings {
   dataset: DatasetName;
@@ -103,10 +103,19 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
   const log: (string | number)[][] = [];
   const batches = Math.ceil(train.count / spec.batchSize);
   const started = performance.now();
-  let bar = startProgress({ label: `epoch 1/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet });
+  if (!spec.quiet) {
+    process.stderr.write(
+      `${planLine('train', `${spec.arch} on ${spec.dataset}`, [`${spec.epochs} epoch${spec.epochs === 1 ? '' : 's'} × ${train.count} images (${spec.epochs * batches} batches of ${spec.batchSize})`, `${test.count} test images after each epoch`], engine.backend)}\n`,
+    );
+  }
+  // The whole run, in batches: every epoch's bar shows it beside the epoch's own ETA.
+  const run = new RunClock(spec.epochs * batches);
+  const epochBar = (epoch: number) => startProgress({ label: `epoch ${epoch}/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet, run });
+  let bar = epochBar(1);
   let testAccuracy = NaN;
   const epochs = await trainClassifier(model, imageSetSource(train, input, augmentation ? { augmentation, rng: augmentRng } : undefined), spec, shuffle, {
     onBatchEnd: (r) => {
+      run.done = (r.epoch - 1) * batches + r.batch;
       if (r.batch % 5 === 0 || r.batch === r.batches) {
         bar.update(r.batch, {
           loss: r.loss.toFixed(4),
@@ -125,7 +134,7 @@ export async function trainVictim(spec: TrainVictimSpec): Promise<TrainVictimRes
         );
       }
       if (r.epoch < spec.epochs) {
-        bar = startProgress({ label: `epoch ${r.epoch + 1}/${spec.epochs}`, total: batches, fields: ['loss', 'acc', 'samples/s'], quiet: spec.quiet });
+        bar = epochBar(r.epoch + 1);
       }
     },
   });

@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { makeDirs, temporaryName } from './safe-fs.js';
+import { makeDirs, syncDir, temporaryName } from './safe-fs.js';
 
 /**
  * Write a file so that readers see either the old content or the whole new content, never a
- * part: write to a temporary sibling, fsync, then rename over the target.
+ * part: write to a temporary sibling, fsync, rename over the target, then fsync the folder so
+ * the rename itself survives a power cut (without it the folder may come back holding neither).
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   await makeDirs(path.dirname(target));
@@ -25,6 +26,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await fs.rm(tmp, { force: true });
     throw err;
   }
+  await syncDir(path.dirname(target));
 }
 
 export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {

@@ -1,7 +1,7 @@
-import { rmSync, promises as fs } from 'node:fs';
+import { renameSync, rmSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeFailure, UsageError } from '../errors.js';
-import { describeFsError, makeDirs, removeEmptyDirs, removeStaleTemporaries, temporaryName, withDeadline } from './safe-fs.js';
+import { describeFsError, makeDirs, OLD_SUFFIX, removeEmptyDirs, removeStaleTemporaries, syncDir, temporaryName, withDeadline } from './safe-fs.js';
 
 /** How long proving an output location may take before it is called unusable. */
 export const OUTPUT_PROBE_MS = 30_000;
@@ -22,6 +22,8 @@ export interface OutputReservation {
 
 /** Reservations not yet committed or abandoned: removed when the process exits, whatever ends it. */
 const live = new Set<string>();
+/** Old outputs moved aside (`<tmp>-old` → target) whose new output is not yet in place: put back on exit. */
+const swapping = new Map<string, string>();
 let exitHookInstalled = false;
 
 function track(tmp: string): void {
@@ -29,6 +31,13 @@ function track(tmp: string): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
+    for (const [old, target] of swapping) {
+      try {
+        renameSync(old, target);
+      } catch {
+        // The next start's removeStaleTemporaries puts it back.
+      }
+    }
     for (const dir of live) rmSync(dir, { recursive: true, force: true });
   });
 }
@@ -82,17 +91,55 @@ async function reserve(target: string, force: boolean, flag: string): Promise<Ou
   };
 }
 
-/** Moves the complete `tmp` to `target`; an old `target` is removed only once the new one is in place. */
+/**
+ * Moves the complete `tmp` to `target` in three steps, each durable before the next (the
+ * folder is fsynced after every rename), so that a crash at any point leaves the old or the new
+ * output at `target`:
+ *   1. `target` → `<tmp>-old`    (a crash now: removeStaleTemporaries renames `-old` back)
+ *   2. `tmp` → `target`          (a crash now: the new output is in place; `-old` is removed)
+ *   3. `<tmp>-old` removed
+ * A failed step 2 in this process renames the old output back before the error goes on.
+ */
 async function replaceWith(tmp: string, target: string): Promise<void> {
-  let old: string | undefined = `${tmp}-old`;
+  const parent = path.dirname(target);
+  await syncDir(tmp);
+  faultPoint('swap:start');
+  let old: string | undefined = `${tmp}${OLD_SUFFIX}`;
   try {
     await fs.rename(target, old);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     old = undefined;
   }
-  await fs.rename(tmp, target);
+  if (old) {
+    swapping.set(old, target);
+    await syncDir(parent);
+    faultPoint('swap:old-moved');
+  }
+  try {
+    await fs.rename(tmp, target);
+  } catch (err) {
+    if (old) {
+      await fs.rename(old, target);
+      swapping.delete(old);
+      await syncDir(parent);
+    }
+    throw err;
+  }
+  if (old) swapping.delete(old);
+  await syncDir(parent);
+  faultPoint('swap:new-moved');
   if (old) await fs.rm(old, { recursive: true, force: true });
+  faultPoint('swap:done');
+}
+
+/**
+ * A test-only fault hook: with POISON_FAULT=<point> the process kills itself (SIGKILL, as a power
+ * cut or the OOM killer would) on reaching that point, so tests can check what a crash there
+ * leaves. One environment lookup per point; nothing else when the variable is unset.
+ */
+function faultPoint(point: string): void {
+  if (process.env.POISON_FAULT === point) process.kill(process.pid, 'SIGKILL');
 }
 
 async function checkOutputDir(dir: string, force: boolean, flag: string): Promise<void> {

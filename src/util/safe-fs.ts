@@ -8,6 +8,9 @@
  *   `.<name>.tmp-<host tag>-<pid>-<random>`, so the next run on the same host can tell the
  *   leftovers of a killed process (its pid is gone) from those of a live one, and remove them.
  *   Temporaries of other hosts (a shared filesystem) are left alone: their pids mean nothing here.
+ *   One kind is not litter: `<temporary>-old`, an output moved aside by outdir's swap. While its
+ *   target is missing it is the only copy of that output, so it is renamed back, never removed.
+ * - syncDir: fsync a folder, so a rename in it survives a power cut.
  * - withDeadline: a bound on a step that a dead network mount could block.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,7 +24,11 @@ export function hostTag(host: string = os.hostname()): string {
   return createHash('sha256').update(host).digest('hex').slice(0, 8);
 }
 
-const TEMPORARY = /^\..+\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}(?:-old)?$/;
+/** What outdir's swap appends to a temporary's name for the old output it moves aside. */
+export const OLD_SUFFIX = '-old';
+
+/** `.<target name>.tmp-<host tag>-<pid>-<random>`, optionally followed by OLD_SUFFIX. */
+const TEMPORARY = /^\.(.+)\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}(-old)?$/;
 
 /** A fresh temporary sibling name for `target`, in `target`'s folder. */
 export function temporaryName(target: string): string {
@@ -38,9 +45,11 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes, from `dir`, the temporaries of processes of this host that no longer run. Returns
- * the names removed. A folder that cannot be read is not an error here: there is nothing to
- * clean, and whatever needs the folder reports its own problem.
+ * Removes, from `dir`, the temporaries of processes of this host that no longer run, and puts
+ * back an old output such a process had moved aside (`<temporary>-old`) when its target is
+ * missing: a crash between the swap's two renames. Returns the names removed or restored. A
+ * folder that cannot be read is not an error here: there is nothing to clean, and whatever needs
+ * the folder reports its own problem.
  */
 export async function removeStaleTemporaries(dir: string): Promise<string[]> {
   let names: string[];
@@ -50,18 +59,53 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
     return [];
   }
   const mine = hostTag();
-  const removed: string[] = [];
+  const handled: string[] = [];
+  let restored = false;
   for (const name of names) {
     const m = TEMPORARY.exec(name);
-    if (!m || m[1] !== mine || processAlive(Number(m[2]))) continue;
+    if (!m || m[2] !== mine || processAlive(Number(m[3]))) continue;
+    const file = path.join(dir, name);
     try {
-      await fs.rm(path.join(dir, name), { recursive: true, force: true });
-      removed.push(name);
+      if (m[4] && !(await exists(path.join(dir, m[1]!)))) {
+        await fs.rename(file, path.join(dir, m[1]!));
+        restored = true;
+      } else {
+        await fs.rm(file, { recursive: true, force: true });
+      }
+      handled.push(name);
     } catch {
       // Not ours to fight over: a later run tries again.
     }
   }
-  return removed;
+  if (restored) await syncDir(dir);
+  return handled;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * fsync a folder: its entries (the result of a rename or a create in it) reach the disk. Windows
+ * cannot open a folder for this; there NTFS's journal is what makes the rename durable. Some
+ * filesystems (FUSE, some network mounts) refuse fsync on a folder: there it cannot be had, and
+ * refusing every write would be worse.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (err) {
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type { SweepPlan } from '../plan/plan.js';
 import type { WorkerPool } from './worker-pool.js';
 import { VICTIM_SUBDIR, describeVictim } from '../plan/victim-identity.js';
 import { hasSavedModel, PARAMS_FILE } from '../../models/files.js';
+import { removeStaleTemporaries } from '../../util/safe-fs.js';
 
 
 export async function prepareVictim(plan: SweepPlan, pool: WorkerPool, log: (line: string) => void): Promise<void> {
@@ -26,6 +27,8 @@ export async function prepareVictim(plan: SweepPlan, pool: WorkerPool, log: (lin
     onWait: (holder) => log(`waiting for the victim, being trained by ${holder.host} (pid ${holder.pid}) since ${holder.since}`),
   });
   try {
+    // First put back a victim a killed retraining had moved aside: removeLeftovers would delete it.
+    await removeStaleTemporaries(plan.out);
     if (await hasSavedModel(victim.dir)) return;
     await removeLeftovers(plan.out);
     log(`training the victim: ${describeVictim(victim.identity)} → ${victim.dir}`);
