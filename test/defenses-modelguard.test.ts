@@ -152,8 +152,13 @@ async function defenseOf(spec: DefenseSpec, K: number, definition: DefenseDefini
   return definition.create(spec, { numClasses: K, inputShape: [28, 28, 1], arch: 'lenet', seed: 1 });
 }
 
-function releaseAll(defense: Defense, rows: number[][]): number[][] {
-  return tf.tidy(() => defense.apply(tf.tensor2d(rows), null).arraySync());
+async function releaseAll(defense: Defense, rows: number[][]): Promise<number[][]> {
+  const y = tf.tensor2d(rows);
+  const released = await defense.applyAsync(y, null);
+  const values = (await released.array());
+  y.dispose();
+  released.dispose();
+  return values;
 }
 
 test('modelguard-w through the defense: ‖ỹ − y‖₁ ≤ ε, top-1 kept, rows sum to 1, no tensor left behind', async () => {
@@ -164,7 +169,7 @@ test('modelguard-w through the defense: ‖ỹ − y‖₁ ≤ ε, top-1 kept, r
   for (const eps of [0.25, 1, 2]) {
     const defense = await defenseOf(parseDefenseSpec('modelguard-w', { eps }), K, modelguardW);
     const before = tf.memory().numTensors;
-    const released = releaseAll(defense, f32);
+    const released = await releaseAll(defense, f32);
     assert.equal(tf.memory().numTensors, before);
     released.forEach((row, i) => {
       assert.ok(l1(row, f32[i]!) <= eps + 1e-5, `row ${i}: ‖ỹ − y‖₁ = ${l1(row, f32[i]!)} > ${eps}`);
@@ -207,8 +212,8 @@ test('modelguard-s through the defense: only codebook vectors, ‖ỹ − y‖�
   const spec = parseDefenseSpec('modelguard-s', { eps: 0.5 });
   assert.equal(needsInstancePerConsumer(spec), true, 'stateful: the evaluation and the attacker each get a codebook');
   const defense = await defenseOf(spec, K, modelguardS);
-  const first = releaseAll(defense, rows.slice(0, 77));
-  const released = [...first, ...releaseAll(defense, rows.slice(77))];
+  const first = await releaseAll(defense, rows.slice(0, 77));
+  const released = [...first, ...(await releaseAll(defense, rows.slice(77)))];
   const seen: string[] = [];
   const emitted = new Set<string>();
   released.forEach((row, i) => {
@@ -223,14 +228,14 @@ test('modelguard-s through the defense: only codebook vectors, ‖ỹ − y‖�
   assert.ok(emitted.size < 20, `few distinct answers: ${emitted.size}`);
   // A fresh instance on the same queries in the same order rebuilds the same codebook, whatever the batches.
   const again = await defenseOf(spec, K, modelguardS);
-  assert.deepEqual(releaseAll(again, rows), released);
+  assert.deepEqual(await releaseAll(again, rows), released);
   // ... while an instance that answered other queries first answers differently: the state matters.
   const warmed = await defenseOf(spec, K, modelguardS);
-  releaseAll(warmed, rows.slice(100).reverse());
-  assert.notDeepEqual(releaseAll(warmed, rows), released);
+  await releaseAll(warmed, rows.slice(100).reverse());
+  assert.notDeepEqual(await releaseAll(warmed, rows), released);
   // ε = 0: only exact repeats share an answer, so y comes back unchanged.
   const exact = await defenseOf(parseDefenseSpec('modelguard-s', { eps: 0 }), K, modelguardS);
-  assert.deepEqual(releaseAll(exact, rows), rows);
+  assert.deepEqual(await releaseAll(exact, rows), rows);
   for (const d of [defense, again, warmed, exact]) d.dispose();
 });
 

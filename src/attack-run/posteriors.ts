@@ -65,14 +65,16 @@ export async function releasedRows(defense: Defense, clean: Float32Array, side: 
   const count = clean.length / numClasses;
   const out = new Float32Array(clean.length);
   for (const b of batches(count)) {
-    const yt = tf.tidy(() =>
-      defense.apply(
-        tf.tensor2d(clean.subarray(b.at * numClasses, b.end * numClasses), [b.end - b.at, numClasses]),
-        side ? sideTensor(side, b.at, b.end) : null,
-      ),
-    );
-    out.set((await yt.data()) as Float32Array, b.at * numClasses);
-    yt.dispose();
+    const y = tf.tensor2d(clean.subarray(b.at * numClasses, b.end * numClasses), [b.end - b.at, numClasses]);
+    const sideRows = side ? sideTensor(side, b.at, b.end) : null;
+    try {
+      const yt = await defense.applyAsync(y, sideRows);
+      out.set((await yt.data()) as Float32Array, b.at * numClasses);
+      yt.dispose();
+    } finally {
+      y.dispose();
+      sideRows?.dispose();
+    }
   }
   return out;
 }

@@ -63,7 +63,7 @@ export class DefendedBlackBox implements BlackBox {
     this.#used += n;
     const { clean, side } = await this.#source(x, first);
     try {
-      const released = this.#defense.apply(clean, side);
+      const released = await this.#defense.applyAsync(clean, side);
       try {
         await this.#stats.add(clean, released);
         await this.#observe?.(clean, released);

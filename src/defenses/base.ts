@@ -17,7 +17,12 @@ interface DefenseParts {
   /** Shape of one row of side information ([K] for p, [K, K] for Gram matrices), checked in apply. */
   sideRowShape?: number[];
   /** Runs inside tf.tidy: intermediate tensors are freed, only the result escapes. */
-  transform: (y: tf.Tensor2D, side: tf.Tensor | null) => tf.Tensor2D;
+  transform?: (y: tf.Tensor2D, side: tf.Tensor | null) => tf.Tensor2D;
+  /**
+   * In place of transform, for a defense computed on the host row by row: ỹ's rows from y's
+   * (row-major, `rows` × numClasses). Only applyAsync() runs it, after an awaited read of y.
+   */
+  hostTransform?: (clean: Float32Array, rows: number) => Float32Array;
   /** Frees what the defense owns (surrogate, constant tensors). */
   release?: () => void;
 }
@@ -27,6 +32,9 @@ export function defineDefense(parts: DefenseParts): Defense {
   const sideInfoKey = parts.sideInfoKey ?? null;
   if ((sideInfoKey === null) !== (parts.computeSideInfo === undefined)) {
     throw new Error(`defense ${spec.name}: a side-information key and its computation go together`);
+  }
+  if ((parts.transform === undefined) === (parts.hostTransform === undefined)) {
+    throw new Error(`defense ${spec.name}: exactly one of transform and hostTransform`);
   }
   let disposed = false;
   const alive = (): void => {
@@ -46,7 +54,7 @@ export function defineDefense(parts: DefenseParts): Defense {
     return side;
   };
 
-  const apply = (y: tf.Tensor2D, side: tf.Tensor | null): tf.Tensor2D => {
+  const checkInputs = (y: tf.Tensor2D, side: tf.Tensor | null): void => {
     alive();
     if (y.rank !== 2 || y.shape[1] !== numClasses) {
       throw new Error(`defense ${spec.name}: posteriors must be [B, ${numClasses}], got shape [${y.shape.join(', ')}]`);
@@ -59,7 +67,21 @@ export function defineDefense(parts: DefenseParts): Defense {
         throw new Error(`defense ${spec.name}: side information '${sideInfoKey}' must be ${want}, got [${side.shape.join(', ')}]`);
       }
     }
-    return tf.tidy(() => parts.transform(y, side));
+  };
+
+  const apply = (y: tf.Tensor2D, side: tf.Tensor | null): tf.Tensor2D => {
+    checkInputs(y, side);
+    const transform = parts.transform;
+    if (!transform) throw new Error(`defense ${spec.name} computes on the host: call applyAsync`);
+    return tf.tidy(() => transform(y, side));
+  };
+
+  const applyAsync = async (y: tf.Tensor2D, side: tf.Tensor | null): Promise<tf.Tensor2D> => {
+    const host = parts.hostTransform;
+    if (!host) return apply(y, side);
+    checkInputs(y, side);
+    const rows = y.shape[0];
+    return tf.tensor2d(host((await y.data()) as Float32Array, rows), [rows, numClasses]);
   };
 
   return {
@@ -69,6 +91,7 @@ export function defineDefense(parts: DefenseParts): Defense {
     ball: parts.ball ?? null,
     sideInfo,
     apply,
+    applyAsync,
     perturb(x: tf.Tensor4D, y: tf.Tensor2D): tf.Tensor2D {
       if (x.shape[0] !== y.shape[0]) {
         throw new Error(`defense ${spec.name}: ${x.shape[0]} inputs but ${y.shape[0]} posteriors`);

@@ -76,7 +76,6 @@ export const modelguardS: DefenseDefinition = {
   async create(spec, ctx) {
     modelguardS.check?.(spec, { numClasses: ctx.numClasses });
     const eps = numberField(spec, 'eps');
-    const tf = await import('@tensorflow/tfjs');
     const { defineDefense } = await import('./base.js');
     const K = ctx.numClasses;
     const codebook = new EpsCoverCodebook(K, eps);
@@ -84,12 +83,10 @@ export const modelguardS: DefenseDefinition = {
       spec,
       numClasses: K,
       ball: { eps, norm: 'l1' },
-      transform: (y) => {
-        const clean = y.dataSync() as Float32Array;
-        const rows = y.shape[0];
+      hostTransform: (clean, rows) => {
         const released = new Float32Array(rows * K);
         for (let r = 0; r < rows; r++) released.set(codebook.answer(clean.subarray(r * K, (r + 1) * K)), r * K);
-        return tf.tensor2d(released, [rows, K]);
+        return released;
       },
     });
   },

@@ -161,7 +161,6 @@ export const modelguardW: DefenseDefinition = {
   async create(spec, ctx) {
     modelguardW.check?.(spec, { numClasses: ctx.numClasses });
     const eps = numberField(spec, 'eps');
-    const tf = await import('@tensorflow/tfjs');
     const { defineDefense } = await import('./base.js');
     const highs = await loadHighs();
     const K = ctx.numClasses;
@@ -169,13 +168,11 @@ export const modelguardW: DefenseDefinition = {
       spec,
       numClasses: K,
       ball: { eps, norm: 'l1' },
-      transform: (y) => {
-        if (eps === 0) return tf.clone(y);
-        const clean = y.dataSync();
-        const rows = y.shape[0];
+      hostTransform: (clean, rows) => {
+        if (eps === 0) return Float32Array.from(clean);
         const released = new Float32Array(rows * K);
         for (let r = 0; r < rows; r++) released.set(modelguardWRow(highs, clean.subarray(r * K, (r + 1) * K), eps), r * K);
-        return tf.tensor2d(released, [rows, K]);
+        return released;
       },
     });
   },

@@ -30,6 +30,12 @@ export interface Defense {
    * call, so the same seed and batch order give the same outputs.
    */
   apply(y: tf.Tensor2D, side: tf.Tensor | null): tf.Tensor2D;
+  /**
+   * apply() for callers that can wait (the black box, the posterior stage): the same result, but a
+   * defense that computes its answers on the host (ModelGuard's LP and codebook) reads y here with
+   * an awaited read — synchronous reads throw on webgpu — and its apply() refuses.
+   */
+  applyAsync(y: tf.Tensor2D, side: tf.Tensor | null): Promise<tf.Tensor2D>;
   /** apply(y, sideInfo(x)) in one call; the caller disposes the result. */
   perturb(x: tf.Tensor4D, y: tf.Tensor2D): tf.Tensor2D;
   /** Frees what the defense holds (its surrogate, constant tensors); safe to call twice. */
