@@ -126,6 +126,8 @@ export async function sweep(req: SweepRequest): Promise<void> {
       log(`${d.problem}: running that cell again`);
       await fs.rm(cellPath(plan.out, d.id), { force: true });
     }
+    // Claims a killed process left on cells it had finished (killed between the two writes).
+    await gate.dropClaimsOf(finished.records.keys());
     const mine = req.pullAll || req.mode === 'prepare' ? [...plan.cells] : shardOf(plan.cells, req.shard);
     // Without a cache no transfer set is shared between cells; adaptive query phases still are.
     const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? withoutCache(c) : c));
@@ -165,8 +167,11 @@ export async function sweep(req: SweepRequest): Promise<void> {
     printMerge(await mergeSweep(plan), plan);
   } else {
     log(
-      `${req.pullAll ? `task ${req.shard.index}` : `shard ${req.shard.index}/${req.shard.count}`} done; ${plan.cells.length - finishedNow} cells held by other processes not finished yet. ` +
-        `The last process to finish merges; or run \`poison sweep ${req.file} --merge\``,
+      req.pullAll
+        ? `task ${req.shard.index} done: nothing left to pull; ${plan.cells.length - finishedNow} cells held by other tasks not finished yet. ` +
+            `The last task to finish merges; or run \`poison sweep ${req.file} --merge\``
+        : `shard ${req.shard.index}/${req.shard.count} done; ${plan.cells.length - finishedNow} cells of other shards not finished yet. ` +
+            `The last shard to finish merges; or run \`poison sweep ${req.file} --merge\``,
     );
   }
   if (outcome.fatal) throw outcome.fatal;

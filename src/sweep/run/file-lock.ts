@@ -60,6 +60,11 @@ const DEFAULT_HEARTBEAT_MS = 10_000;
 const DEFAULT_STALE_MS = 60_000;
 /** Set to 0 to record no same-machine identity (tests of the cross-host path). */
 const PID_SHORTCUT_ENV = 'POISON_LOCK_PID_SHORTCUT';
+/**
+ * Milliseconds to pause between judging a lock stale and moving it (0 normally): tests widen this
+ * window, where two waiters race, so that the race they check really happens.
+ */
+const TAKEOVER_PAUSE_MS = Number(process.env.POISON_LOCK_TAKEOVER_PAUSE_MS ?? '0') || 0;
 
 /** What this process saw of each lock, and since when (our monotonic clock): the staleness evidence. */
 const observations = new Map<string, { content: string; since: number }>();
@@ -300,6 +305,7 @@ function deadOnThisMachine(holder: LockHolder): boolean {
  * it or it was gone already, false when the file there was a newer lock (put back untouched).
  */
 async function takeOver(file: string, stale: string, holder: LockHolder | null): Promise<boolean> {
+  if (TAKEOVER_PAUSE_MS > 0) await new Promise((r) => setTimeout(r, TAKEOVER_PAUSE_MS));
   const aside = `${file}.takeover-${randomBytes(8).toString('hex')}`;
   try {
     await fs.rename(file, aside);

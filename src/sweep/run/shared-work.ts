@@ -92,6 +92,15 @@ export class FileGate implements SharedWorkGate {
     return 'done';
   }
 
+  /** Remove the claims of finished cells whose holder is gone (a live holder removes its own). */
+  async dropClaimsOf(finishedIds: Iterable<string>): Promise<void> {
+    const names = new Set(await fs.readdir(path.join(this.out, LOCKS_DIR)).catch(() => [] as string[]));
+    for (const id of finishedIds) {
+      if (!names.has(`${claimKey(id)}.lock`)) continue;
+      if (await this.tryLead(claimKey(id))) await this.finish(claimKey(id), false);
+    }
+  }
+
   async unclaim(cellId: string): Promise<void> {
     await this.finish(claimKey(cellId), false);
   }
