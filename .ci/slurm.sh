@@ -54,9 +54,16 @@ ReturnToService=2
 KillWait=10
 MinJobAge=300
 $node State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# Up to 4 jobs share a core: the tests' small arrays do not queue behind each other on 2 cores.
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
-    mv "$CONF.tmp" "$CONF"
+    if cmp -s "$CONF.tmp" "$CONF"; then
+      rm "$CONF.tmp"
+    else
+      mv "$CONF.tmp" "$CONF"
+      # Running already with an older configuration: take the new one.
+      if alive "$STATE/slurmctld.pid"; then scontrol reconfigure; fi
+    fi
   fi
   alive "$STATE/slurmctld.pid" || slurmctld
   alive "$STATE/slurmd.pid" || slurmd

@@ -123,22 +123,28 @@ test('an array task cancelled mid-cell: the merge lists that cell and fails; res
   const dry = runCli(['sweep', config, '--out', 'fake-slurm', '--dry-run'], { cwd: root, env: FAKE_RUNNER });
   const ids = [...dry.stdout.matchAll(/^([0-9a-f]{12}) /gm)].map((m) => m[1]!);
   const slow = ids[2]!;
-  const env = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '200', [FAKE_SLOW_CELL_ENV]: `${slow}:120000` };
+  const env = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '200', [FAKE_SLOW_CELL_ENV]: `${slow}:400000` };
   const run = poisonAsync(['sweep', config, '--out', 'fake-slurm', '--slurm', '--tasks', '3', '--submit', '--wait'], env).done;
-  // Wait until the slow cell runs in some task and every other cell is done, then cancel that task.
+  // Wait until the slow cell runs in some task, every other cell is done and the other tasks have
+  // ended (nothing left for them to pull), then cancel that task: nobody is left to take its cell.
   let job: string | undefined;
-  for (let i = 0; i < 240 && !job; i++) {
+  for (let i = 0; i < 480 && !job; i++) {
     await sleep(500);
     const s = status(config, 'fake-slurm', FAKE_RUNNER);
     const cell = s?.cells.find((c) => c.id === slow);
-    if (s && s.done === 5 && cell?.state === 'running') job = cell.slurmJob;
+    if (!s || s.done !== 5 || cell?.state !== 'running' || !cell.slurmJob) continue;
+    const tasks = spawnSync('squeue', ['-h', '-r', '-j', cell.slurmJob.split('_')[0]!, '-o', '%i %T'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    if (tasks.length === 1 && tasks[0] === `${cell.slurmJob} RUNNING`) job = cell.slurmJob;
   }
   assert.ok(job, 'the slow cell ran in an array task while the others finished');
+  const cancelledAt = performance.now();
   assert.equal(spawnSync('scancel', [job]).status, 0);
   const first = await run;
-  assert.equal(first.code, 1, first.stderr);
-  assert.match(first.stderr, /the merge job \d+ ended with exit status 1/);
   const logs = path.join(root, 'fake-slurm', 'slurm', 'logs');
+  const allLogs = async (): Promise<string> =>
+    (await Promise.all((await fs.readdir(logs)).sort().map(async (n) => `== ${n}\n${await fs.readFile(path.join(logs, n), 'utf8')}`))).join('\n');
+  assert.equal(first.code, 1, `${first.stderr}\ncancelled ${job} ${((performance.now() - cancelledAt) / 1000).toFixed(0)} s before the merge ended\n${await allLogs()}`);
+  assert.match(first.stderr, /the merge job \d+ ended with exit status 1/);
   const mergeLog = (await fs.readdir(logs)).filter((n) => n.startsWith('merge-'));
   const logText = await fs.readFile(path.join(logs, mergeLog[0]!), 'utf8');
   assert.match(logText, new RegExp(`not finished: cell ${slow}`));
