@@ -212,3 +212,27 @@ test('--shard auto reads the array task from Slurm, Kubernetes or AWS Batch, and
     assert.match(r.stderr, line);
   }
 });
+
+// Without Slurm too: two array tasks on one output folder pull the cells between them.
+test('two --shard auto tasks on one folder pull every cell exactly once between them', async () => {
+  const config = await writeConfig('pull.yaml', path.join(root, 'cache-pull'));
+  const clean: NodeJS.ProcessEnv = { SLURM_ARRAY_TASK_ID: '', JOB_COMPLETION_INDEX: '', AWS_BATCH_JOB_ARRAY_INDEX: '' };
+  const task = (i: number): Promise<Ran> =>
+    poisonAsync(['sweep', config, '--out', 'pull', '--shard', 'auto', '--jobs', '1'], {
+      ...FAKE_RUNNER,
+      ...clean,
+      [FAKE_DELAY_ENV]: '3000',
+      SLURM_ARRAY_TASK_ID: String(i),
+      SLURM_ARRAY_TASK_COUNT: '2',
+    }).done;
+  const [a, b] = await Promise.all([task(1), task(2)]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const ran = (r: Ran): string[] => [...r.stderr.matchAll(/^\[\d+\/\d+\] ([0-9a-f]{12}) /gm)].map((m) => m[1]!);
+  const all = [...ran(a), ...ran(b)];
+  assert.equal(new Set(all).size, all.length, `no cell ran twice: ${ran(a).join(' ')} | ${ran(b).join(' ')}`);
+  assert.equal(all.length, 6, 'every cell ran');
+  assert.ok(ran(a).length > 0 && ran(b).length > 0, `both tasks pulled cells: ${ran(a).length} and ${ran(b).length}`);
+  const rows = (await fs.readFile(path.join(root, 'pull', 'sweep.csv'), 'utf8')).split('\n').filter((l) => /^[0-9a-f]{12},/.test(l));
+  assert.equal(rows.length, 6, 'the task that finished the last cell merged all six');
+});
