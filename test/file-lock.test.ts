@@ -23,7 +23,10 @@ let root: string;
 before(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-file-lock-'));
 });
+/** Holder processes still running (a failed assertion must not leave them keeping the test file alive). */
+const children = new Set<ChildProcessWithoutNullStreams>();
 after(async () => {
+  for (const c of children) c.kill('SIGKILL');
   await fs.rm(root, { recursive: true, force: true });
 });
 
@@ -39,6 +42,8 @@ function holder(file: string, beatMs: number, env: NodeJS.ProcessEnv = {}): { ch
     process.stdin.setEncoding('utf8').on('data', async () => { await lock.release(); console.log('released lost=' + lock.lost); process.exit(0); });
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const said = async (text: string): Promise<string> => {

@@ -57,9 +57,9 @@ export async function writeCell(out: string, record: CellRecord): Promise<void> 
 }
 
 /** Cells that failed, one small JSON file each (the reason's first line), for `--status`; removed once the cell succeeds. */
-export const FAILED_DIR = 'failed';
+const FAILED_DIR = 'failed';
 
-export interface FailureNote {
+interface FailureNote {
   id: string;
   reason: string;
   host: string;

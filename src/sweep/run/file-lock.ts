@@ -35,7 +35,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDirs } from '../../util/safe-fs.js';
 
-export interface LockHolder {
+interface LockHolder {
   host: string;
   pid: number;
   since: string;

@@ -33,7 +33,7 @@ export interface SharedWorkGate {
   unclaim?(cellId: string): Promise<void>;
 }
 
-export const CLAIM_PREFIX = 'cell-';
+const CLAIM_PREFIX = 'cell-';
 
 /** The lock key of a cell claim. */
 export function claimKey(cellId: string): string {

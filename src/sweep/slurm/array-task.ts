@@ -7,7 +7,7 @@ import { UsageError } from '../../errors.js';
 import type { Shard } from '../plan/shard.js';
 
 /** The task's 1-based place and the array's size (0 when the environment does not say). */
-export interface ArrayTask extends Shard {
+interface ArrayTask extends Shard {
   /** Where the place came from, for the log. */
   source: string;
 }

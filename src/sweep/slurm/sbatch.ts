@@ -20,7 +20,7 @@ import { RuntimeFailure, UsageError } from '../../errors.js';
 import { makeDirs } from '../../util/safe-fs.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
-export const SLURM_DIR = 'slurm';
+const SLURM_DIR = 'slurm';
 
 export interface SlurmOptions {
   tasks: number;
@@ -36,7 +36,7 @@ export interface SlurmOptions {
 }
 
 /** The `poison sweep` command every script runs (absolute paths: jobs start in other folders). */
-export interface SweepInvocation {
+interface SweepInvocation {
   config: string;
   out: string;
   cacheDir?: string;
@@ -44,7 +44,7 @@ export interface SweepInvocation {
   force: boolean;
 }
 
-export interface SlurmScripts {
+interface SlurmScripts {
   prepare: string;
   cells: string;
   merge: string;
@@ -86,7 +86,7 @@ function resources(opts: SlurmOptions): string[] {
   ];
 }
 
-export function renderScripts(run: SweepInvocation, opts: SlurmOptions, cwd: string): SlurmScripts {
+function renderScripts(run: SweepInvocation, opts: SlurmOptions, cwd: string): SlurmScripts {
   const jobs = String(opts.cpusPerTask);
   const cd = `cd ${quote(cwd)}\n`;
   const prepare =
@@ -136,7 +136,7 @@ function sbatch(args: string[]): string {
   return r.stdout.trim().split(';')[0]!;
 }
 
-export interface Submitted {
+interface Submitted {
   prepare: string;
   cells: string;
   merge: string;

@@ -27,7 +27,7 @@ interface CellStatus {
   reason?: string;
 }
 
-export interface SweepStatus {
+interface SweepStatus {
   name: string;
   out: string;
   total: number;
