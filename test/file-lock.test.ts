@@ -139,14 +139,17 @@ test('a live holder whose file times stand still (attribute cache, skewed clock)
       await sleep(20);
     }
   })();
-  const started = performance.now();
-  while (performance.now() - started < 2000) {
-    const got = await FileLock.tryAcquire(file, { staleMs: 400 });
-    assert.ok(!(got instanceof FileLock), 'taken over from a live holder');
-    await sleep(50);
+  try {
+    const started = performance.now();
+    while (performance.now() - started < 2000) {
+      const got = await FileLock.tryAcquire(file, { staleMs: 400 });
+      assert.ok(!(got instanceof FileLock), 'taken over from a live holder');
+      await sleep(50);
+    }
+  } finally {
+    freezing = false;
+    await freeze;
   }
-  freezing = false;
-  await freeze;
   h.child.stdin.write('release\n');
   await h.said('released lost=false');
   const got = await FileLock.tryAcquire(file, { staleMs: 400 });

@@ -104,7 +104,7 @@ export async function sweep(req: SweepRequest): Promise<void> {
     await removeStaleTemporaries(dir);
   }
   const pool = new WorkerPool(req.jobs, { runnerModule, backend: plan.backend, quiet: req.quiet });
-  const gate = new FileGate(plan.out, async (id) => (await listCellFiles(plan.out)).has(id));
+  const gate = new FileGate(plan.out, (id) => fs.access(cellPath(plan.out, id)).then(() => true, () => false));
   // SIGTERM (preemption, scancel, a requeue) and SIGUSR1 (Slurm's --signal warning before the time
   // limit): the cells running here are left unfinished for another process or the requeued task.
   const stopOnSignal = (signal: NodeJS.Signals): void => {
