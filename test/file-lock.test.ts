@@ -146,8 +146,9 @@ test('a live holder whose file times stand still (attribute cache, skewed clock)
   })();
   try {
     const started = performance.now();
-    while (performance.now() - started < 2000) {
-      const got = await FileLock.tryAcquire(file, { staleMs: 400 });
+    // 1.5 s of staleness against a 100 ms beat: a margin for a loaded machine, still 15 beats.
+    while (performance.now() - started < 3000) {
+      const got = await FileLock.tryAcquire(file, { staleMs: 1500 });
       assert.ok(!(got instanceof FileLock), 'taken over from a live holder');
       await sleep(50);
     }
@@ -195,7 +196,8 @@ test('--force refuses to start over while a lock in the output folder is live', 
   const out = path.join(root, 'force-out');
   const first = runCli(['sweep', config, '--out', out, '--jobs', '1', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
   assert.equal(first.status, 0, first.stderr);
-  const h = holder(path.join(out, 'locks', 'victim.lock'), 100);
+  // A 1 s beat: --force watches a lock for three of its holder's beats.
+  const h = holder(path.join(out, 'locks', 'victim.lock'), 1000);
   await h.said('held');
   const refused = runCli(['sweep', other, '--out', out, '--jobs', '1', '--force', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
   assert.equal(refused.status, 2, refused.stderr);
