@@ -1,14 +1,10 @@
 /**
  * The grid and its scheduling: content ids independent of YAML key order and of the rest of the
  * grid, shards that partition the cells, shared transfer sets computed by one cell while the
- * others wait, and lock files that a killed process never leaves blocking.
+ * others wait (the lock files themselves: file-lock.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { UsageError } from '../src/errors.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
 import { expandGrid, withoutCache } from '../src/sweep/plan/grid.js';
@@ -18,7 +14,6 @@ import type { Cell, VictimIdentity } from '../src/sweep/plan/cell.js';
 import { parseShard, shardOf } from '../src/sweep/plan/shard.js';
 import { CellScheduler, orderForSharing, prepareTasksOf } from '../src/sweep/run/scheduler.js';
 import type { SharedWorkGate } from '../src/sweep/run/shared-work.js';
-import { FileLock } from '../src/sweep/run/file-lock.js';
 import { canonicalJson } from '../src/sweep/plan/canonical-json.js';
 
 const CONFIG = `
@@ -310,36 +305,4 @@ test('prepare tasks run ahead: cells needing the key wait for it while the other
   readyGate.readyKeys.add(am.key);
   readyGate.readyKeys.add(g2.key);
   assert.equal(await new CellScheduler(cells, readyGate, prepareTasksOf(cells)).nextPrepare(), null);
-});
-
-test('file lock: one holder at a time; a dead holder on this host does not block', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-sweep-lock-'));
-  const file = path.join(dir, 'locks', 'k.lock');
-  const a = await FileLock.tryAcquire(file);
-  assert.ok(a instanceof FileLock);
-  const b = await FileLock.tryAcquire(file);
-  assert.ok(!(b instanceof FileLock));
-  assert.equal(b.pid, process.pid);
-  await a.release();
-  const c = await FileLock.tryAcquire(file);
-  assert.ok(c instanceof FileLock);
-  await c.release();
-  // A lock left by a process that is gone (SIGKILL): taken over at once.
-  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-  await fs.writeFile(file, JSON.stringify({ host: os.hostname(), pid: Number(dead), since: new Date().toISOString() }));
-  const d = await FileLock.tryAcquire(file);
-  assert.ok(d instanceof FileLock, 'the stale lock was taken over');
-  await d.release();
-  // A lock of another host nobody has touched for longer than staleMs: taken over too.
-  await fs.writeFile(file, JSON.stringify({ host: 'elsewhere', pid: 1, since: '2000-01-01T00:00:00Z' }));
-  const old = new Date(Date.now() - 120_000);
-  await fs.utimes(file, old, old);
-  const e = await FileLock.tryAcquire(file, { staleMs: 60_000 });
-  assert.ok(e instanceof FileLock);
-  await e.release();
-  // …but not while its holder keeps touching it.
-  await fs.writeFile(file, JSON.stringify({ host: 'elsewhere', pid: 1, since: '2000-01-01T00:00:00Z' }));
-  const f = await FileLock.tryAcquire(file, { staleMs: 60_000 });
-  assert.ok(!(f instanceof FileLock));
-  await fs.rm(dir, { recursive: true, force: true });
 });

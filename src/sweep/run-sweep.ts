@@ -7,13 +7,13 @@
  * and ends with the same CSV: a cell file is the only record of a finished cell, it is written
  * whole or not at all, and the merge reads nothing else.
  */
-import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPoisonError, RuntimeFailure, UsageError } from '../errors.js';
 import type { BackendName } from '../engine/backend-names.js';
 import { planLine, startProgress, writeLineBesideProgress as warn } from '../util/progress.js';
 import type { Cell } from './plan/cell.js';
-import { CELLS_DIR, cellPath, listCellFiles, writeCell } from './run/cell-store.js';
+import { CELLS_DIR, cellPath, clearFailure, listCellFiles, recordFailure, writeCell } from './run/cell-store.js';
+import * as os from 'node:os';
 import { ensureSweepData } from './plan/data-check.js';
 import { OUTPUT_PROBE_MS } from '../util/outdir.js';
 import { proveWritableDir, removeStaleTemporaries, withDeadline } from '../util/safe-fs.js';
@@ -30,13 +30,22 @@ import { claimSweepDir, inspectSweepDir, QUERIES_DIR } from './run/sweep-dir.js'
 import { withoutCache } from './plan/grid.js';
 import { prepareVictim } from './run/victim-stage.js';
 import { WorkerPool } from './run/worker-pool.js';
+import type { SlurmOptions } from './slurm/sbatch.js';
 import { promises as fs } from 'node:fs';
 
 interface SweepRequest {
   file: string;
-  mode: 'run' | 'dry-run' | 'merge';
+  /** prepare: the victim and what the defenses build beside it, no cell; status: report only; slurm: write (and submit) the batch scripts. */
+  mode: 'run' | 'dry-run' | 'merge' | 'prepare' | 'status' | 'slurm';
+  /** With merge: list the cells not finished and fail when there are any (the Slurm merge job). */
+  requireAll?: boolean;
+  /** With status: JSON instead of text. */
+  json?: boolean;
+  slurm?: { options: SlurmOptions; submit: boolean; wait: boolean };
   jobs: number;
   shard: Shard;
+  /** `--shard auto`: this process is one of an array's tasks pulling from every cell (shard: its place, for the log). */
+  pullAll?: boolean;
   force: boolean;
   quiet: boolean;
   out?: string;
@@ -57,6 +66,18 @@ export async function sweep(req: SweepRequest): Promise<void> {
   if (req.mode === 'merge') {
     if (state.kind !== 'resume') throw new UsageError(`${plan.out} holds no cells of this sweep: nothing to merge (run \`poison sweep ${req.file}\` first)`);
     printMerge(await mergeSweep(plan), plan);
+    if (req.requireAll) await failUnlessComplete(plan, req.file);
+    return;
+  }
+  if (req.mode === 'status') {
+    if (state.kind !== 'resume') throw new UsageError(`${plan.out} holds no cells of this sweep: nothing to report (run \`poison sweep ${req.file}\` first)`);
+    const { sweepStatus, statusText } = await import('./slurm/status.js');
+    const status = await sweepStatus(plan);
+    process.stdout.write(req.json ? JSON.stringify(status, null, 2) + '\n' : statusText(status));
+    return;
+  }
+  if (req.mode === 'slurm') {
+    await slurmJobs(req, plan.out, plan.cacheDir);
     return;
   }
   const log = (line: string): void => {
@@ -83,16 +104,20 @@ export async function sweep(req: SweepRequest): Promise<void> {
     await removeStaleTemporaries(dir);
   }
   const pool = new WorkerPool(req.jobs, { runnerModule, backend: plan.backend, quiet: req.quiet });
-  const gate = new FileGate(plan.out);
+  const gate = new FileGate(plan.out, (id) => fs.access(cellPath(plan.out, id)).then(() => true, () => false));
+  // SIGTERM (preemption, scancel, a requeue) and SIGUSR1 (Slurm's --signal warning before the time
+  // limit): the cells running here are left unfinished for another process or the requeued task.
   const stopOnSignal = (signal: NodeJS.Signals): void => {
-    // Synchronous on purpose: the process is going away. Locks go first so a rerun need not wait.
-    for (const file of gate.heldFiles()) rmSync(file, { force: true });
+    // Synchronous on purpose: the process is going away. Locks go first (only those still ours) so
+    // other tasks can take the cells at once.
+    gate.releaseAllSync();
     pool.close();
-    process.stderr.write(`\npoison: sweep stopped by ${signal}; finished cells are saved, rerun the same command to go on\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\npoison: sweep stopped by ${signal}; finished cells are saved, its running cells are left to the other tasks (or a rerun)\n`);
+    process.exit(128 + (os.constants.signals[signal] ?? 15));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
+  process.once('SIGUSR1', stopOnSignal);
   let outcome: CellsOutcome;
   try {
     // First, what will run: the victim may take a long training before the first cell.
@@ -103,11 +128,15 @@ export async function sweep(req: SweepRequest): Promise<void> {
       log(`${d.problem}: running that cell again`);
       await fs.rm(cellPath(plan.out, d.id), { force: true });
     }
-    const mine = shardOf(plan.cells, req.shard);
+    // Claims a killed process left on cells it had finished (killed between the two writes).
+    await gate.dropClaimsOf(finished.records.keys());
+    const mine = req.pullAll || req.mode === 'prepare' ? [...plan.cells] : shardOf(plan.cells, req.shard);
     // Without a cache no transfer set is shared between cells; adaptive query phases still are.
     const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? withoutCache(c) : c));
     const workers = Math.min(req.jobs, Math.max(1, todo.length));
-    const shardText = req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
+    const shardText = req.pullAll
+      ? ` (task ${req.shard.index}${req.shard.count > 0 ? ` of ${req.shard.count}` : ''}, pulling unclaimed cells)`
+      : req.shard.count > 1 ? ` (shard ${req.shard.index}/${req.shard.count}: ${mine.length})` : '';
     log(
       `sweep ${plan.config.name}: ${plan.cells.length} cells${shardText}, ${mine.length - todo.length} already finished, ` +
         `${todo.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${plan.out}`,
@@ -120,21 +149,31 @@ export async function sweep(req: SweepRequest): Promise<void> {
       dataDirs: plan.config.dataDirs,
       queryBatchSize: plan.config.queryBatchSize,
     };
-    outcome = await runCells(todo, plan, pool, gate, context, log, req.quiet);
+    // prepare: only the tasks the cells' defenses need built beside the victim, no cell.
+    outcome = await runCells(req.mode === 'prepare' ? [] : todo, prepareTasksOf(todo), plan, pool, gate, context, log, req.quiet);
   } finally {
     pool.close();
     await gate.releaseAll();
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
+    process.off('SIGUSR1', stopOnSignal);
   }
 
   const finishedNow = (await readFinishedCells(plan)).records.size;
-  if (req.shard.count === 1 || finishedNow === plan.cells.length) {
+  if (req.mode === 'prepare') {
+    if (outcome.fatal) throw outcome.fatal;
+    log(`prepared: the victim and what the defenses build beside it are ready (${plan.cells.length - finishedNow} cells to run)`);
+    return;
+  }
+  if ((req.shard.count === 1 && !req.pullAll) || finishedNow === plan.cells.length) {
     printMerge(await mergeSweep(plan), plan);
   } else {
     log(
-      `shard ${req.shard.index}/${req.shard.count} done; ${plan.cells.length - finishedNow} cells of other shards not finished yet. ` +
-        `The last shard to finish merges; or run \`poison sweep ${req.file} --merge\``,
+      req.pullAll
+        ? `task ${req.shard.index} done: nothing left to pull; ${plan.cells.length - finishedNow} cells held by other tasks not finished yet. ` +
+            `The last task to finish merges; or run \`poison sweep ${req.file} --merge\``
+        : `shard ${req.shard.index}/${req.shard.count} done; ${plan.cells.length - finishedNow} cells of other shards not finished yet. ` +
+            `The last shard to finish merges; or run \`poison sweep ${req.file} --merge\``,
     );
   }
   if (outcome.fatal) throw outcome.fatal;
@@ -155,6 +194,7 @@ interface CellsOutcome {
 
 async function runCells(
   todo: Cell[],
+  prepares: PrepareTask[],
   plan: SweepPlan,
   pool: WorkerPool,
   gate: FileGate,
@@ -162,7 +202,7 @@ async function runCells(
   log: (line: string) => void,
   quiet: boolean,
 ): Promise<CellsOutcome> {
-  const scheduler = new CellScheduler(todo, gate, prepareTasksOf(todo));
+  const scheduler = new CellScheduler(todo, gate, prepares);
   const progress = startProgress({ label: 'sweep', total: todo.length, quiet });
   const outcome: CellsOutcome = { failed: [], fatal: null };
   const running = new Set<Promise<void>>();
@@ -180,7 +220,8 @@ async function runCells(
     try {
       const reply = await pool.run({ type: 'cell', cell, context });
       if (!reply.record) throw new Error('the worker sent no cell record');
-      await writeCell(plan.out, reply.record);
+      await writeCell(plan.out, { ...reply.record, provenance: { ...reply.record.provenance, task: taskName() } });
+      await clearFailure(plan.out, cell.id);
       succeeded = true;
       done++;
       log(`[${done}/${todo.length}] ${finishedLine(cell, reply.record)}`);
@@ -188,6 +229,7 @@ async function runCells(
       outcome.failed.push({ cell, error: err });
       // Said even with --quiet: a failure is not progress.
       warn(`cell ${cell.id} (${describeCell(cell)}) failed: ${failureText(err)}`);
+      await recordFailure(plan.out, cell.id, err).catch(() => undefined);
       await stopIfUserError(err);
     } finally {
       await scheduler.finished(cell, succeeded);
@@ -233,6 +275,8 @@ async function runCells(
     }
     if (running.size === 0) {
       if (outcome.fatal || scheduler.remaining === 0) break;
+      // Every cell left is being run by another live process: nothing to pull here any more.
+      if (scheduler.onlyClaimedElsewhere) break;
       // Every remaining cell waits on shared work another process (shard) is doing.
       await sleep(POLL_MS);
       continue;
@@ -261,6 +305,50 @@ function failureText(err: unknown): string {
   return isPoisonError(err) ? err.message : (err.stack ?? err.message);
 }
 
+
+/** This process, as `--status` shows who ran a cell: host, pid and the Slurm job (array job_task) if any. */
+function taskName(): string {
+  const job = process.env.SLURM_ARRAY_JOB_ID ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID ?? '?'}` : process.env.SLURM_JOB_ID;
+  return `${os.hostname()} pid ${process.pid}${job ? ` slurm ${job}` : ''}`;
+}
+
+/** The merge of a Slurm sweep: every cell must be finished, else they are listed and the job fails. */
+async function failUnlessComplete(plan: SweepPlan, file: string): Promise<void> {
+  const finished = await listCellFiles(plan.out);
+  const missing = plan.cells.filter((c) => !finished.has(c.id));
+  if (missing.length === 0) return;
+  for (const c of missing) warn(`not finished: cell ${c.id} (${describeCell(c)})`);
+  throw new RuntimeFailure(
+    `${missing.length} of ${plan.cells.length} cells did not finish (listed above): submit the array again (\`poison sweep ${file} --slurm --submit\`); finished cells are kept`,
+  );
+}
+
+/** `--slurm`: write OUT/slurm/*.sbatch; with `--submit`, submit them; with `--wait`, wait for the merge. */
+async function slurmJobs(req: SweepRequest, out: string, cacheDir: string | null): Promise<void> {
+  const { submit, writeScripts } = await import('./slurm/sbatch.js');
+  const opts = req.slurm!;
+  const files = await writeScripts(
+    { config: path.resolve(req.file), out: path.resolve(out), cacheDir: req.cacheDir !== undefined && cacheDir !== null ? path.resolve(cacheDir) : undefined, backend: req.backend, force: req.force },
+    opts.options,
+    process.cwd(),
+  );
+  const say = (line: string): void => void process.stdout.write(line + '\n');
+  if (!opts.submit) {
+    say(`wrote ${files.prepare}, ${files.cells}, ${files.merge}`);
+    say(`submit them with --submit, or by hand: p=$(sbatch --parsable ${files.prepare}); a=$(sbatch --parsable --dependency=afterany:$p ${files.cells}); sbatch --dependency=afterany:$a ${files.merge}`);
+    return;
+  }
+  const { jobs, mergeStatus } = await submit(files, opts.wait, say);
+  if (!opts.wait) {
+    say(`submitted: prepare ${jobs.prepare}, cells ${jobs.cells} (array of ${opts.options.tasks}), merge ${jobs.merge}`);
+    say(`follow it with: poison sweep ${req.file}${req.out ? ` --out ${req.out}` : ''} --status`);
+    return;
+  }
+  if (mergeStatus !== 0) {
+    throw new RuntimeFailure(`the merge job ${jobs.merge} ended with exit status ${String(mergeStatus)}: see ${path.join(out, 'slurm', 'logs', `merge-${jobs.merge}.log`)}`);
+  }
+  say(`merge job ${jobs.merge} finished: ${path.join(out, 'sweep.csv')}`);
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

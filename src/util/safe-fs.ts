@@ -35,7 +35,7 @@ export function temporaryName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

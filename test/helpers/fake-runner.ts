@@ -25,12 +25,15 @@ import type { CellOutcome, CellRunner } from '../../src/sweep/run/runner.js';
 export const FAKE_RUNNER: Readonly<Record<string, string>> = { [RUNNER_MODULE_ENV]: fileURLToPath(import.meta.url) };
 /** Milliseconds the fake runner sleeps per cell, so tests can kill a sweep mid-run. */
 export const FAKE_DELAY_ENV = 'POISON_SWEEP_FAKE_DELAY_MS';
+/** `<cell id>:<ms>`: that one cell sleeps this long instead (a slow cell among quick ones). */
+export const FAKE_SLOW_CELL_ENV = 'POISON_SWEEP_FAKE_SLOW_CELL';
 
 /** It computes every number from the cell's settings: no dataset is read. */
 export const readsData = false;
 
 export function createRunner(): CellRunner {
   const delayMs = Number(process.env[FAKE_DELAY_ENV] ?? '0') || 0;
+  const [slowId, slowMs] = (process.env[FAKE_SLOW_CELL_ENV] ?? ':').split(':');
   return {
     kind: 'fake',
     init: () => Promise.resolve({ backend: 'fake', backendVersion: null, tfjsVersion: installedVersion('@tensorflow/tfjs') }),
@@ -50,7 +53,8 @@ export function createRunner(): CellRunner {
       });
     },
     async runCell(cell) {
-      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      const ms = cell.id === slowId ? Number(slowMs) : delayMs;
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
       return fakeOutcome(cell.settings);
     },
   };

@@ -75,6 +75,8 @@ interface CellProvenance {
   host: string;
   startedAt: string;
   finishedAt: string;
+  /** The sweep process that ran it (host, pid, Slurm job), for `--status`; not in sweep.csv. */
+  task?: string;
 }
 
 export interface CellRecord {

@@ -4,6 +4,7 @@
  * only if its id is the hash of the settings it holds.
  */
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { shortHash } from '../plan/hash.js';
@@ -53,4 +54,37 @@ export async function readCell(out: string, id: string): Promise<CellReadResult>
 
 export async function writeCell(out: string, record: CellRecord): Promise<void> {
   await writeJsonAtomic(cellPath(out, record.id), record);
+}
+
+/** Cells that failed, one small JSON file each (the reason's first line), for `--status`; removed once the cell succeeds. */
+const FAILED_DIR = 'failed';
+
+interface FailureNote {
+  id: string;
+  reason: string;
+  host: string;
+  at: string;
+}
+
+export async function recordFailure(out: string, id: string, err: unknown): Promise<void> {
+  const text = err instanceof Error ? err.message : String(err);
+  const note: FailureNote = { id, reason: text.split('\n')[0]!.slice(0, 300), host: os.hostname(), at: new Date().toISOString() };
+  await writeJsonAtomic(path.join(out, FAILED_DIR, `${id}.json`), note);
+}
+
+export async function clearFailure(out: string, id: string): Promise<void> {
+  await fs.rm(path.join(out, FAILED_DIR, `${id}.json`), { force: true });
+}
+
+export async function readFailures(out: string): Promise<Map<string, FailureNote>> {
+  const notes = new Map<string, FailureNote>();
+  for (const name of await fs.readdir(path.join(out, FAILED_DIR)).catch(() => [] as string[])) {
+    try {
+      const note = JSON.parse(await fs.readFile(path.join(out, FAILED_DIR, name), 'utf8')) as FailureNote;
+      if (typeof note.id === 'string') notes.set(note.id, note);
+    } catch {
+      // Being replaced, or damaged: the cell shows as pending.
+    }
+  }
+  return notes;
 }

@@ -39,6 +39,8 @@ export class CellScheduler {
   private readonly leading = new Map<string, string>();
   /** True when the last next() found cells waiting on keys another process leads. */
   blockedElsewhere = false;
+  /** Cells the last next() found held by another live process (left to it). */
+  claimedElsewhere = 0;
 
   constructor(
     cells: readonly Cell[],
@@ -79,6 +81,7 @@ export class CellScheduler {
   /** The next cell to start, or null when every pending cell waits on shared work. */
   async next(): Promise<Cell | null> {
     this.blockedElsewhere = false;
+    this.claimedElsewhere = 0;
     // Per call: keys found ready on disk, and keys another process leads.
     const ledElsewhere = new Set<string>();
     for (let i = 0; i < this.pending.length; i++) {
@@ -98,6 +101,17 @@ export class CellScheduler {
         toLead.push(key);
       }
       if (blocked) continue;
+      if (this.gate.claim) {
+        const claim = await this.gate.claim(cell.id);
+        if (claim === 'done') {
+          this.pending.splice(i--, 1);
+          continue;
+        }
+        if (claim === 'elsewhere') {
+          this.claimedElsewhere++;
+          continue;
+        }
+      }
       const got: string[] = [];
       for (const key of toLead) {
         if (await this.gate.tryLead(key)) {
@@ -116,6 +130,7 @@ export class CellScheduler {
       }
       if (blocked) {
         for (const key of got) await this.gate.finish(key, false);
+        await this.gate.unclaim?.(cell.id);
         continue;
       }
       for (const key of got) this.leading.set(key, cell.id);
@@ -125,9 +140,15 @@ export class CellScheduler {
     return null;
   }
 
-  /** A started cell ended; the keys it led become ready (on success) or leaderless (on failure). */
+  /** A started cell ended; the keys it led become ready (on success) or leaderless (on failure), and its claim goes. */
   async finished(cell: Cell, succeeded: boolean): Promise<void> {
     await this.release(cell.id, succeeded);
+    await this.gate.unclaim?.(cell.id);
+  }
+
+  /** True when every cell still pending is held by another live process: nothing is left to pull here. */
+  get onlyClaimedElsewhere(): boolean {
+    return this.pending.length > 0 && this.claimedElsewhere === this.pending.length;
   }
 
   private async release(leaderId: string, succeeded: boolean): Promise<void> {

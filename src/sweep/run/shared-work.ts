@@ -23,12 +23,31 @@ export interface SharedWorkGate {
   releaseAll(): Promise<void>;
   /** Lock files held now, for a signal handler that must remove them synchronously. */
   heldFiles(): string[];
+  /**
+   * Claim a cell for this process (its lock `locks/cell-<id>.lock`): 'mine', 'done' when its cell
+   * file exists (another process finished it), 'elsewhere' while a live process holds it.
+   * Optional: without it every cell handed to the scheduler is this process's.
+   */
+  claim?(cellId: string): Promise<'mine' | 'done' | 'elsewhere'>;
+  /** Let go of a claim (the cell ended, or was not started after all). */
+  unclaim?(cellId: string): Promise<void>;
+}
+
+const CLAIM_PREFIX = 'cell-';
+
+/** The lock key of a cell claim. */
+export function claimKey(cellId: string): string {
+  return `${CLAIM_PREFIX}${cellId}`;
 }
 
 export class FileGate implements SharedWorkGate {
   private readonly held = new Map<string, FileLock>();
 
-  constructor(private readonly out: string) {}
+  constructor(
+    private readonly out: string,
+    /** Whether a cell's file exists (it is finished): checked after claiming, so a cell finished meanwhile is not run again. */
+    private readonly cellFinished: (cellId: string) => Promise<boolean> = () => Promise.resolve(false),
+  ) {}
 
   private file(key: string, ext: 'lock' | 'ready'): string {
     return path.join(this.out, LOCKS_DIR, `${key}.${ext}`);
@@ -66,8 +85,34 @@ export class FileGate implements SharedWorkGate {
     await fs.rm(this.file(key, 'ready'), { force: true });
   }
 
+  async claim(cellId: string): Promise<'mine' | 'done' | 'elsewhere'> {
+    if (!(await this.tryLead(claimKey(cellId)))) return (await this.cellFinished(cellId)) ? 'done' : 'elsewhere';
+    if (!(await this.cellFinished(cellId))) return 'mine';
+    await this.unclaim(cellId);
+    return 'done';
+  }
+
+  /** Remove the claims of finished cells whose holder is gone (a live holder removes its own). */
+  async dropClaimsOf(finishedIds: Iterable<string>): Promise<void> {
+    const names = new Set(await fs.readdir(path.join(this.out, LOCKS_DIR)).catch(() => [] as string[]));
+    for (const id of finishedIds) {
+      if (!names.has(`${claimKey(id)}.lock`)) continue;
+      if (await this.tryLead(claimKey(id))) await this.finish(claimKey(id), false);
+    }
+  }
+
+  async unclaim(cellId: string): Promise<void> {
+    await this.finish(claimKey(cellId), false);
+  }
+
   async releaseAll(): Promise<void> {
     for (const key of [...this.held.keys()]) await this.finish(key, false);
+  }
+
+  /** Release every lock held, synchronously (token-checked): for a signal handler about to exit. */
+  releaseAllSync(): void {
+    for (const lock of this.held.values()) lock.releaseSync();
+    this.held.clear();
   }
 
   heldFiles(): string[] {

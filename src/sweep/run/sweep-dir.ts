@@ -13,15 +13,17 @@ import type { VictimIdentity } from '../plan/cell.js';
 import { describeVictim } from '../plan/victim-identity.js';
 import { nearestExistingAncestor } from '../../util/outdir.js';
 import { makeDirs } from '../../util/safe-fs.js';
+import { liveLocks } from './file-lock.js';
 
 const SWEEP_FILE = 'sweep.json';
+const SLURM_SCRIPTS_DIR = 'slurm';
 const SWEEP_FORMAT = 'poison-sweep/1';
 
 /** Adaptive attacks' query phases shared by the cells of one group until all of them finished. */
 export const QUERIES_DIR = 'queries';
 
 /** Every entry a sweep writes in its directory; --force deletes these and nothing else. */
-const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'runs', 'victim', 'locks', QUERIES_DIR, 'plots', 'sweep.csv', 'summary.md'] as const;
+const OWNED_ENTRIES = [SWEEP_FILE, 'cells', 'failed', 'runs', 'victim', 'locks', QUERIES_DIR, 'plots', 'sweep.csv', 'summary.md'] as const;
 
 interface SweepFile {
   format: typeof SWEEP_FORMAT;
@@ -45,7 +47,8 @@ export async function inspectSweepDir(out: string, fingerprint: string, victim: 
   try {
     const st = await fs.stat(out);
     if (!st.isDirectory()) throw new UsageError(`output directory ${out} is a file: choose another 'out' (or --out)`);
-    entries = (await fs.readdir(out)).filter((e) => !e.startsWith('.'));
+    // slurm/: the batch scripts `--slurm` writes (and their logs) before the sweep claims the folder.
+    entries = (await fs.readdir(out)).filter((e) => !e.startsWith('.') && e !== SLURM_SCRIPTS_DIR);
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -73,6 +76,16 @@ export async function inspectSweepDir(out: string, fingerprint: string, victim: 
     forceDoes = "to delete that sweep's results and start over";
   }
   if (!force) throw new UsageError(`${reason}: choose another 'out' (or --out), or pass --force ${forceDoes}`);
+  // Other processes (array tasks, shards) still working there would lose their victim, locks and
+  // cells under them: --force waits for none and deletes nothing while a lock is alive.
+  const live = await liveLocks(path.join(out, 'locks'));
+  if (live.length > 0) {
+    const h = live[0]!;
+    throw new UsageError(
+      `--force refused: ${live.length} lock${live.length > 1 ? 's' : ''} in ${path.join(out, 'locks')} ${live.length > 1 ? 'are' : 'is'} held by running processes ` +
+        `(${h.host} pid ${h.pid}${h.slurmJob ? `, Slurm job ${h.slurmJob}` : ''}, since ${h.since}${live.length > 1 ? ', …' : ''}): stop them first (scancel), or choose another 'out'`,
+    );
+  }
   return { kind: 'replace', reason };
 }
 
