@@ -128,7 +128,7 @@ export async function storeCachedPosteriors(
  * A defense's side rows in an entry: named by the entry and the defense's sideInfoKey (which names
  * its helper model by content hash); the header records the helper models' paths and hashes.
  */
-export interface SideSource {
+interface SideSource {
   sideInfoKey: string;
   inputs: readonly CacheInput[];
 }
