@@ -127,7 +127,7 @@ test('another backend does not reuse the cached transfer set (wasm vs cpu); each
   assert.equal(cpuAgain.result.transferSet.cache, 'hit');
   assert.equal(cpuAgain.result.transferSet.cacheEntry, cpu.result.transferSet.cacheEntry);
   const transfers = lsJson().filter((e) => e.kind === 'transfer');
-  assert.deepEqual(transfers.map((e) => (e.identity as { backend: string }).backend).sort(), ['cpu', 'wasm']);
+  assert.deepEqual(transfers.map((e) => (e.identity as { backend: { name: string } }).backend.name).sort(), ['cpu', 'wasm']);
   // Neither is stale: the wasm entry is still right for wasm runs.
   assert.ok(transfers.every((e) => e.stale.length === 0));
 });

@@ -115,8 +115,8 @@ interface PreparedRun {
   victimWeights: string;
   /** The victim as cache keys name it (its files' content hash) and headers record it. */
   victimInput: CacheInput;
-  /** The backend that computes every cached row (rows differ in their last bits between backends). */
-  backend: string;
+  /** The engine that computes every cached row (rows differ in their last bits between engines). */
+  backend: Record<string, unknown>;
   /** How the query images were loaded, hashed: the pool, or the seed set's source. */
   queryInput: CacheInput;
   attackerArch: ModelParams['arch'];
@@ -162,8 +162,26 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     queryInput = dataInput('seed pool', seedPool, { dataDir: spec.dataDir });
   }
   const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
-  const backend = engineInfo().backend;
-  return { params, victimWeights, victimInput, backend, queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource };
+  return { params, victimWeights, victimInput, backend: engineIdentity(), queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource };
+}
+
+/**
+ * The engine as cache keys name it: the backend, the versions of tfjs and of the backend's
+ * package, and what else changes its bytes (wasm's feature build and kernels, the GPU adapter
+ * and kernels of webgpu).
+ */
+function engineIdentity(): Record<string, unknown> {
+  const e = engineInfo();
+  return {
+    name: e.backend,
+    tfjsVersion: e.tfjsVersion,
+    backendVersion: e.backendVersion,
+    wasmSimd: e.wasmSimd,
+    wasmThreads: e.wasmThreads,
+    wasmKernels: e.wasmKernels,
+    webgpuAdapter: e.webgpuAdapter,
+    webgpuKernels: e.webgpuKernels,
+  };
 }
 
 /** The defense's side rows for a cache entry's images: read from the cache, or computed and stored. */
