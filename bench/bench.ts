@@ -19,7 +19,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { registerWasmKernels, type WasmKernelSet } from '../src/engine/wasm-kernels.js';
 import { buildModel } from '../src/models/registry.js';
 import type { ArchName } from '../src/models/types.js';
-import { trainClassifier, type BatchSource } from '../src/train/loop.js';
+import { trainClassifier } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
 import { victimBlackBox } from '../src/blackbox/victim.js';
 import { createDefense } from '../src/defenses/create.js';
@@ -30,28 +30,7 @@ import type { Defense } from '../src/defenses/types.js';
 import type { DefendedBlackBox } from '../src/blackbox/defended.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 import { registerWebGpuKernels, type WebGpuKernelSet } from '../src/engine/webgpu-kernels.js';
-import { benchGpuHost } from './gpu-host.js';
-
-function randomSource(count: number, shape: [number, number, number], classes: number): BatchSource {
-  const rng = new Rng(3);
-  const size = shape[0] * shape[1] * shape[2];
-  const pixels = new Float32Array(count * size);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = rng.next();
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) labels[i] = rng.int(classes);
-  return {
-    count,
-    batch(indices) {
-      return tf.tidy(() => {
-        const buf = new Float32Array(indices.length * size);
-        indices.forEach((idx, j) => buf.set(pixels.subarray(idx * size, (idx + 1) * size), j * size));
-        const x = tf.tensor4d(buf, [indices.length, ...shape]);
-        const y = tf.oneHot(tf.tensor1d(Array.from(indices, (i) => labels[i]!), 'int32'), classes).toFloat() as tf.Tensor2D;
-        return { x, y };
-      });
-    },
-  };
-}
+import { benchGpuHost, randomSource } from './gpu-host.js';
 
 /** Samples/second of training steps (batch 64) of an architecture with a given kernel set. */
 async function trainRate(

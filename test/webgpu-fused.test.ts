@@ -28,24 +28,8 @@ import { inferenceLogits } from '../src/defenses/forward.js';
 import { softCrossEntropy, trainClassifier, type BatchSource, type TrainSettings } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
-import { maxErrors } from './helpers/max-error.js';
+import { assertClose, randomValues, read } from './helpers/max-error.js';
 
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, what: string, floor = 1e-3): void {
-  const { maxRef, maxErr } = maxErrors(actual, expected, what);
-  assert.ok(maxErr <= rel * Math.max(maxRef, floor), `${what}: max error ${maxErr} > ${rel} × ${maxRef}`);
-}
-
-function randomValues(rng: Rng, size: number, lo = -1, hi = 1): Float32Array {
-  const v = new Float32Array(size);
-  for (let i = 0; i < size; i++) v[i] = lo + (hi - lo) * rng.next();
-  return v;
-}
-
-async function read(t: tf.Tensor): Promise<Float32Array> {
-  const v = (await t.data()) as Float32Array;
-  t.dispose();
-  return v;
-}
 
 async function readAll(ts: tf.Tensor[]): Promise<Float32Array[]> {
   return Promise.all(ts.map(read));

@@ -36,7 +36,7 @@ import type { TransferSet } from '../src/attacks/transfer-set.js';
 import { BlackBoxOracle } from '../src/attack-run/oracle.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
 import { skipOrFail } from './helpers/requirement.js';
-import { maxErrors } from './helpers/max-error.js';
+import { assertClose, randomValues, read } from './helpers/max-error.js';
 import { saveRandomModel } from './helpers/saved-model.js';
 
 type Compute = 'wasm' | 'cpu' | 'webgpu';
@@ -45,23 +45,6 @@ async function useBackend(name: Compute): Promise<EngineInfo> {
   return initEngine({ backend: name });
 }
 
-/** max |a − b| ≤ rel × max(max |b|, floor). */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: number, what: string, floor = 1e-3): void {
-  const { maxRef, maxErr } = maxErrors(actual, expected, what);
-  assert.ok(maxErr <= rel * Math.max(maxRef, floor), `${what}: max error ${maxErr} > ${rel} × ${maxRef}`);
-}
-
-function randomValues(rng: Rng, size: number, lo = -1, hi = 1): Float32Array {
-  const v = new Float32Array(size);
-  for (let i = 0; i < size; i++) v[i] = lo + (hi - lo) * rng.next();
-  return v;
-}
-
-async function read(t: tf.Tensor): Promise<Float32Array> {
-  const v = (await t.data()) as Float32Array;
-  t.dispose();
-  return v;
-}
 
 const why = await webgpuUnavailable();
 // Also when skipping: Dawn may have loaded before finding no adapter.

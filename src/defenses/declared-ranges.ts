@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { parseChoice, parseNumber } from '../util/parse.js';
-import type { DefenseDefinition, DefenseParseContext, DefenseSpec } from './definition.js';
+import type { DefenseDefinition, DefenseParam, DefenseParseContext, DefenseSpec } from './definition.js';
 
 export function numberField(spec: DefenseSpec, field: string): number {
   const v = spec[field];
@@ -37,4 +37,17 @@ export function checkDeclaredRanges(definition: DefenseDefinition, spec: Defense
   if (ctx.numClasses !== undefined && (!Number.isInteger(ctx.numClasses) || ctx.numClasses < 2)) {
     throw new UsageError(`a defense needs a classifier with at least 2 classes, got ${ctx.numClasses}`);
   }
+}
+
+/** The shared `--eps` of the defenses that move y within an L1 ball (GRAD², ModelGuard-W/-S). */
+export function l1EpsParam(defaultEps: number): DefenseParam {
+  return {
+    key: 'eps',
+    field: 'eps',
+    flag: '--eps <x>',
+    help: 'L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y',
+    kind: 'number',
+    range: { min: 0, max: 2 },
+    default: defaultEps,
+  };
 }

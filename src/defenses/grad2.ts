@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { hasSavedModel } from '../models/files.js';
 import { distilledSurrogateDirOf } from '../train/artifacts.js';
-import { checkDeclaredRanges, choiceField, numberField, pathField } from './declared-ranges.js';
+import { checkDeclaredRanges, choiceField, l1EpsParam, numberField, pathField } from './declared-ranges.js';
 import type { DefenseDefinition, DefenseSpec } from './definition.js';
 
 const TARGETS = ['all-ones', 'min-ip', 'watermark'] as const;
@@ -42,15 +42,7 @@ export const grad2: DefenseDefinition = {
   name: 'grad2',
   summary: 'gradient redirection: within ‖ỹ − y‖₁ ≤ ε, the answer that turns the attacker\'s gradient (through a distilled surrogate) most towards a target',
   params: [
-    {
-      key: 'eps',
-      field: 'eps',
-      flag: '--eps <x>',
-      help: 'L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y',
-      kind: 'number',
-      range: { min: 0, max: 2 },
-      default: DEFAULT_EPS,
-    },
+    l1EpsParam(DEFAULT_EPS),
     {
       key: 'grad2-target',
       field: 'target',

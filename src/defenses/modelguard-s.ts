@@ -13,7 +13,7 @@
  * codebook, so a resumed or replayed run rebuilds the same codebook from the same clean answers.
  */
 import type { DefenseDefinition, DefenseSpec } from './definition.js';
-import { checkDeclaredRanges, numberField } from './declared-ranges.js';
+import { checkDeclaredRanges, l1EpsParam, numberField } from './declared-ranges.js';
 
 /** The reference's budget (SPEC-ADAPTIVE §4). */
 const DEFAULT_EPS = 1;
@@ -55,15 +55,7 @@ export const modelguardS: DefenseDefinition = {
   name: 'modelguard-s',
   summary: 'ModelGuard-S: an online ε-cover codebook per top-1 class; each answer is the first past posterior within ‖ỹ − y‖₁ ≤ ε (stateful, one codebook per consumer)',
   params: [
-    {
-      key: 'eps',
-      field: 'eps',
-      flag: '--eps <x>',
-      help: 'L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y',
-      kind: 'number',
-      range: { min: 0, max: 2 },
-      default: DEFAULT_EPS,
-    },
+    l1EpsParam(DEFAULT_EPS),
   ],
   operatingAxis: 'eps',
   check(spec, ctx) {

@@ -19,7 +19,7 @@
  */
 import type { Highs } from 'highs';
 import type { DefenseDefinition, DefenseSpec } from './definition.js';
-import { checkDeclaredRanges, numberField } from './declared-ranges.js';
+import { checkDeclaredRanges, l1EpsParam, numberField } from './declared-ranges.js';
 
 /** The reference's budget (SPEC-ADAPTIVE §4). */
 const DEFAULT_EPS = 1;
@@ -141,15 +141,7 @@ export const modelguardW: DefenseDefinition = {
   name: 'modelguard-w',
   summary: 'ModelGuard-W: within ‖ỹ − y‖₁ ≤ ε and the top-1 kept, the answer maximising the cross-entropy −Σ ỹ log y (one exact LP per query, HiGHS)',
   params: [
-    {
-      key: 'eps',
-      field: 'eps',
-      flag: '--eps <x>',
-      help: 'L1 budget ε in [0, 2] on ‖ỹ − y‖₁; ε = 0 releases y',
-      kind: 'number',
-      range: { min: 0, max: 2 },
-      default: DEFAULT_EPS,
-    },
+    l1EpsParam(DEFAULT_EPS),
   ],
   operatingAxis: 'eps',
   check(spec, ctx) {
