@@ -14,12 +14,13 @@
 import path from 'node:path';
 import { initEngine } from '../src/engine/backend.js';
 import { loadSavedModel, readParams } from '../src/models/io.js';
-import { WEIGHTS_FILE } from '../src/models/files.js';
 import { loadImageSet, parseDatasetName, parseSplit } from '../src/data/index.js';
 import { createDefense } from '../src/defenses/create.js';
 import { DEFENSE_STREAMS } from '../src/defenses/types.js';
 import { describeDefense } from '../src/defenses/spec.js';
-import { hashFile, loadCachedPosteriors, loadCachedSide, type CacheKeySettings } from '../src/attack-run/posterior-cache.js';
+import { loadCachedPosteriors, loadCachedSide } from '../src/attack-run/posterior-cache.js';
+import { listCache } from '../src/cache/inventory.js';
+import { modelInput } from '../src/cache/key.js';
 import { cleanRows, releasedRows } from '../src/attack-run/posteriors.js';
 import { budgetDirName } from '../src/attack-run/result.js';
 import { readCell } from '../src/sweep/run/cell-store.js';
@@ -56,19 +57,18 @@ async function main(): Promise<void> {
   if (s.defense.name === 'random-noise') fail('random noise is drawn in the sweep\'s batch order, which a replay does not follow');
   await initEngine({ backend: 'wasm' });
 
-  // The transfer set under the very key `poison attack` stored it with (attack-run/run.ts).
+  // The cell's transfer set: the current (not stale) entry of this victim's content, pool, seed and
+  // attack whose budget covers the cell's (the sweep keys it by its group's largest budget).
   const victimDir = path.join(sweepDir, 'victim');
   const params = await readParams(victimDir);
   const pool = await loadImageSet(parseDatasetName(String(s.attack['queryset'])), parseSplit(String(s.attack['querysetSplit'])));
-  const key: CacheKeySettings = {
-    kind: 'transfer',
-    attack: s.attack.name,
-    victimWeights: await hashFile(path.join(victimDir, WEIGHTS_FILE)),
-    pool: { dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source },
-    budget: s.budget,
-    seed: s.seed,
-  };
-  const entry = await loadCachedPosteriors(cacheDir, key);
+  const victimSha = (await modelInput('victim', victimDir)).sha256;
+  const found = (await listCache(cacheDir)).find((e) => {
+    const id = e.identity as { attack?: string; victim?: string; seed?: number; budget?: number; pool?: { dataset?: string; split?: string } } | null;
+    return e.kind === 'transfer' && e.stale.length === 0 && id !== null && id.attack === s.attack.name && id.victim === victimSha &&
+      id.seed === s.seed && (id.budget ?? 0) >= s.budget && id.pool?.dataset === pool.dataset && id.pool.split === pool.split;
+  });
+  const entry = found && found.inputs ? await loadCachedPosteriors(cacheDir, { kind: 'transfer', identity: found.identity as Record<string, unknown>, inputs: found.inputs }) : null;
   if (!entry) fail(`${cacheDir} holds no transfer set for cell ${cell.id} (run the sweep with this --cache-dir first)`);
   const K = entry.numClasses;
   const n = entry.poolIndices.length;
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   });
   let y: Float32Array;
   try {
-    const side = defense.sideInfoKey === null ? null : await loadCachedSide(entry, defense.sideInfoKey);
+    const side = defense.sideInfoKey === null ? null : await loadCachedSide(entry, { sideInfoKey: defense.sideInfoKey, inputs: defense.inputs ?? [] });
     if (defense.sideInfoKey !== null && !side) fail(`${entry.dir} holds no side information '${defense.sideInfoKey}'`);
     y = await releasedRows(defense, entry.clean, side, K);
   } finally {

@@ -13,7 +13,7 @@ import {
   loadCachedSide,
   storeCachedPosteriors,
   storeCachedSide,
-  type CacheKeySettings,
+  type PosteriorCacheKey,
 } from '../src/attack-run/posterior-cache.js';
 import { RuntimeFailure } from '../src/errors.js';
 
@@ -22,14 +22,16 @@ after(async () => {
   for (const r of roots) await fs.rm(r, { recursive: true, force: true });
 });
 
-const key: CacheKeySettings = {
-  kind: 'transfer',
+const identity = {
   attack: 'knockoff',
-  victimWeights: 'ab'.repeat(32),
-  pool: { dataset: 'fashion-mnist', split: 'train', count: 60000, source: 'folder x' },
+  victim: 'ab'.repeat(32),
+  pool: { dataset: 'fashion-mnist', split: 'train', count: 60000, sha256: 'ef'.repeat(32) },
   budget: 3,
   seed: 1,
+  backend: 'wasm',
 };
+const key: PosteriorCacheKey = { kind: 'transfer', identity, inputs: [] };
+const withIdentity = (change: Record<string, unknown>): PosteriorCacheKey => ({ ...key, identity: { ...identity, ...change } });
 
 test('store then load gives the same rows; another key is a miss', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'poison-cache-'));
@@ -42,15 +44,20 @@ test('store then load gives the same rows; another key is a miss', async () => {
   assert.deepEqual(loaded.poolIndices, indices);
   assert.deepEqual(loaded.clean, clean);
   assert.equal(loaded.dir, entry.dir);
-  assert.equal(await loadCachedPosteriors(root, { ...key, seed: 2 }), null);
-  assert.equal(await loadCachedPosteriors(root, { ...key, victimWeights: 'cd'.repeat(32) }), null);
-  assert.notEqual(cacheEntryDir(root, key), cacheEntryDir(root, { ...key, budget: 4 }));
+  assert.equal(await loadCachedPosteriors(root, withIdentity({ seed: 2 })), null);
+  assert.equal(await loadCachedPosteriors(root, withIdentity({ victim: 'cd'.repeat(32) })), null);
+  assert.equal(await loadCachedPosteriors(root, withIdentity({ backend: 'cpu' })), null);
+  assert.notEqual(cacheEntryDir(root, key), cacheEntryDir(root, withIdentity({ budget: 4 })));
+  // One canonical JSON: the order of the identity's keys does not change the entry.
+  const reordered = Object.fromEntries(Object.entries(identity).reverse());
+  assert.equal(cacheEntryDir(root, { ...key, identity: reordered }), cacheEntryDir(root, key));
 
   const side = { rowShape: [2, 5], data: Float32Array.from({ length: 30 }, (_, i) => -i) };
-  assert.equal(await loadCachedSide(entry, 'surrogate-a'), null);
-  await storeCachedSide(entry, 'surrogate-a', side);
-  assert.deepEqual(await loadCachedSide(entry, 'surrogate-a'), side);
-  assert.equal(await loadCachedSide(entry, 'surrogate-b'), null, 'side rows are per source');
+  const source = (sideInfoKey: string): { sideInfoKey: string; inputs: [] } => ({ sideInfoKey, inputs: [] });
+  assert.equal(await loadCachedSide(entry, source('surrogate-a')), null);
+  await storeCachedSide(entry, source('surrogate-a'), side);
+  assert.deepEqual(await loadCachedSide(entry, source('surrogate-a')), side);
+  assert.equal(await loadCachedSide(entry, source('surrogate-b')), null, 'side rows are per source');
 });
 
 test('an entry without its header (a killed write) is a miss; a damaged file is an error', async () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { hashModelDir } from '../src/cache/content-hash.js';
 import { UsageError } from '../src/errors.js';
 import { grad2 } from '../src/defenses/grad2.js';
 import {
@@ -280,6 +281,8 @@ test('the distilled surrogate: seeded, written beside the victim, found by prepa
   await grad2.prepare!(spec(0.5, 'all-ones', 'auto', null), { victimDir: fixture.victimDir, seed: 9 });
   assert.equal((await fs.stat(path.join(target, WEIGHTS_FILE))).mtimeMs, stamp);
   const defense = await grad2.create(spec(0.5, 'all-ones', 'auto', null), fixture.ctx);
-  assert.match(defense.sideInfoKey ?? '', /distilled-surrogate$/);
+  // The side rows' key names the surrogate by its content, not by its path.
+  assert.ok((defense.sideInfoKey ?? '').endsWith(`:sha256=${await hashModelDir(target)}`), defense.sideInfoKey ?? 'no key');
+  assert.doesNotMatch(defense.sideInfoKey ?? '', /distilled-surrogate/);
   defense.dispose();
 });

@@ -12,6 +12,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { hashModelDir } from '../src/cache/content-hash.js';
 import { initEngine } from '../src/engine/backend.js';
 import { UsageError } from '../src/errors.js';
 import { createDefense } from '../src/defenses/create.js';
@@ -236,7 +237,8 @@ test('a saved surrogate is used as given; one whose input shape or class count d
   const good = await save('good', 'lenet', [28, 28, 1], 10);
   const x = randomImages(2, 3, [28, 28, 1]);
   const d = await createDefense(parseDefenseSpec('mad', { eps: '0.5', surrogate: good }), ctx);
-  assert.equal(d.sideInfoKey, `surrogate-posterior:saved:${path.resolve(good)}`);
+  // Named by the content of its files, not by where it is.
+  assert.equal(d.sideInfoKey, `surrogate-posterior:saved:sha256=${await hashModelDir(good)}`);
   const model = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, rng: new Rng(77) });
   const [p, expected] = [d.sideInfo(x)!, tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor2D))];
   assert.ok(maxAbsDiff((await p.data()) as Float32Array, (await expected.data()) as Float32Array) <= 1e-6);

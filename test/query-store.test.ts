@@ -35,7 +35,7 @@ function filled(n: number, scale: number): Float32Array {
 }
 
 test('an entry reads back exactly, and any prefix of it alone', async () => {
-  const identity = { attack: 'jbda', seed: 1, queries: ROWS };
+  const identity = { identity: { attack: 'jbda', seed: 1, queries: ROWS }, inputs: [] };
   const pixels = filled(ROWS * IMAGE, 1);
   const clean = filled(ROWS * K, 2);
   const released = filled(ROWS * K, 3);
@@ -53,7 +53,7 @@ test('an entry reads back exactly, and any prefix of it alone', async () => {
   assert.deepEqual([prefix.clean, prefix.released], [clean.slice(0, 2 * K), released.slice(0, 2 * K)]);
 
   // Query-pool images are kept as indices.
-  const poolIdentity = { ...identity, attack: 'pool-attack' };
+  const poolIdentity = { identity: { ...identity.identity, attack: 'pool-attack' }, inputs: [] };
   const indices = Int32Array.from([9, 4, 7, 0, 2]);
   await storeQueries(root, poolIdentity, { count: ROWS, images: { kind: 'pool', indices }, clean, released }, IMAGE, K);
   assert.deepEqual((await loadStoredQueries(root, poolIdentity, 3, IMAGE, K))?.images, { kind: 'pool', indices: indices.slice(0, 3) });
@@ -61,7 +61,7 @@ test('an entry reads back exactly, and any prefix of it alone', async () => {
 
   // A policy-driven pool attack's trace travels with its queries, cut to the prefix: the first
   // actions, and the snapshots taken by then (so a replayed budget reports its own queryPolicy).
-  const policyIdentity = { ...identity, attack: 'bandit' };
+  const policyIdentity = { identity: { ...identity.identity, attack: 'bandit' }, inputs: [] };
   const policy = {
     labels: [1, 2, 3],
     actions: Int32Array.from([0, 2, 2, 1, 0]),

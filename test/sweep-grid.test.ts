@@ -19,7 +19,7 @@ import { parseShard, shardOf } from '../src/sweep/plan/shard.js';
 import { CellScheduler, orderForSharing, prepareTasksOf } from '../src/sweep/run/scheduler.js';
 import type { SharedWorkGate } from '../src/sweep/run/shared-work.js';
 import { FileLock } from '../src/sweep/run/file-lock.js';
-import { canonicalJson } from '../src/sweep/plan/canonical-json.js';
+import { canonicalJson } from '../src/cache/canonical-json.js';
 
 const CONFIG = `
 victim:
@@ -115,7 +115,7 @@ test('an adaptive attack runs its query phase once per (attack entry, defense po
     assert.equal(c.shared.length, 1);
     assert.equal(c.queryStore, c.shared[0]);
     const store = c.queryStore ?? '';
-    assert.match(store, /^queries-[0-9a-f]{12}$/);
+    assert.match(store, /^queries-[0-9a-f]{16}$/);
     assert.equal(c.queryBudget, 300);
     groups.set(store, [...(groups.get(store) ?? []), c]);
   }

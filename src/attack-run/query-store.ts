@@ -11,14 +11,24 @@
  * entry with a header loads, so a killed run never leaves an entry that is taken for complete.
  * The key hashes the identity (everything the queries depend on), which the header repeats.
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson } from '../cache/canonical-json.js';
+import { CACHE_FORMATS, type EntryRecord } from '../cache/formats.js';
+import { cacheKey, type CacheInput } from '../cache/key.js';
 import { RuntimeFailure } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import type { PolicyTrace } from '../attacks/transfer-set.js';
 
-const STORE_FORMAT = 2;
+/**
+ * What names an entry: `identity` is everything the queries and answers depend on (content hashes
+ * of the victim, the defense's helper models and the images, the backend, every setting; never a
+ * path), `inputs` where each hashed input was read, for `poison cache ls`.
+ */
+export interface QueryStoreKey {
+  identity: unknown;
+  inputs: CacheInput[];
+}
 const HEADER = 'header.json';
 const POLICY = 'policy.json';
 
@@ -43,20 +53,17 @@ interface StoredPolicy {
   snapshots: PolicyTrace['snapshots'];
 }
 
-interface StoreHeader {
-  format: number;
-  identity: unknown;
+interface StoreHeader extends EntryRecord {
+  kind: 'queries';
   images: StoredImages['kind'];
   count: number;
   rowLength: { image: number; posterior: number };
   /** Whether policy.json was written. */
   policy: boolean;
-  createdAt: string;
 }
 
 function queryStoreEntry(root: string, identity: unknown): string {
-  const key = createHash('sha256').update(JSON.stringify({ format: STORE_FORMAT, identity })).digest('hex').slice(0, 24);
-  return path.join(root, `queries-${key}`);
+  return path.join(root, `queries-${cacheKey('queries', CACHE_FORMATS.queries, identity)}`);
 }
 
 function imageFile(kind: StoredImages['kind']): string {
@@ -69,11 +76,12 @@ function imageFile(kind: StoredImages['kind']): string {
  */
 export async function loadStoredQueries(
   root: string,
-  identity: unknown,
+  key: QueryStoreKey,
   rows: number,
   imageSize: number,
   numClasses: number,
 ): Promise<StoredQueries | null> {
+  const identity = key.identity;
   const dir = queryStoreEntry(root, identity);
   let header: StoreHeader;
   try {
@@ -84,8 +92,8 @@ export async function loadStoredQueries(
   }
   const imageLength = header.images === 'pixels' ? imageSize : 1;
   if (
-    header.format !== STORE_FORMAT ||
-    JSON.stringify(header.identity) !== JSON.stringify(identity) ||
+    header.format !== CACHE_FORMATS.queries ||
+    canonicalJson(header.identity) !== canonicalJson(identity) ||
     header.rowLength.image !== imageLength ||
     header.rowLength.posterior !== numClasses
   ) {
@@ -147,12 +155,12 @@ function bytesOf(a: Float32Array | Int32Array): Uint8Array {
 /** Write a complete entry (header last). Returns its folder. */
 export async function storeQueries(
   root: string,
-  identity: unknown,
+  key: QueryStoreKey,
   queries: { count: number; images: StoredImages; clean: Float32Array; released: Float32Array; policy?: PolicyTrace },
   imageSize: number,
   numClasses: number,
 ): Promise<string> {
-  const dir = queryStoreEntry(root, identity);
+  const dir = queryStoreEntry(root, key.identity);
   const imageLength = queries.images.kind === 'pixels' ? imageSize : 1;
   const imageData = queries.images.kind === 'pixels' ? queries.images.pixels : queries.images.indices;
   if (
@@ -171,8 +179,11 @@ export async function storeQueries(
     await writeJsonAtomic(path.join(dir, POLICY), stored);
   }
   const header: StoreHeader = {
-    format: STORE_FORMAT,
-    identity,
+    kind: 'queries',
+    format: CACHE_FORMATS.queries,
+    key: path.basename(dir).slice('queries-'.length),
+    identity: key.identity,
+    inputs: key.inputs,
     images: queries.images.kind,
     count: queries.count,
     rowLength: { image: imageLength, posterior: numClasses },

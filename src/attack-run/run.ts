@@ -34,17 +34,18 @@ import { none } from '../defenses/none.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
 import { BlackBoxOracle } from './oracle.js';
+import { hashFile } from '../cache/content-hash.js';
+import { dataInput, inputHashes, modelInput, type CacheInput } from '../cache/key.js';
 import {
-  hashFile,
   loadCachedPosteriors,
   loadCachedSide,
   storeCachedPosteriors,
   storeCachedSide,
-  type CacheKeySettings,
   type CachedPosteriors,
+  type PosteriorCacheKey,
 } from './posterior-cache.js';
 import { cleanRows, releasedRows, sideRows } from './posteriors.js';
-import { loadStoredQueries, storeQueries } from './query-store.js';
+import { loadStoredQueries, storeQueries, type QueryStoreKey } from './query-store.js';
 import type { SideRows } from './side-rows.js';
 import { StageProgress } from './reporter.js';
 import { ATTACKER_LOG_FILE, budgetDirName, POLICY_PLOT_FILE, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
@@ -77,8 +78,10 @@ export async function runAttack(spec: AttackSpec, hooks: RunAttackHooks = {}): P
     hooks.onVictimLoaded?.(victim);
     const victimWeights = await hashFile(path.join(spec.victim, WEIGHTS_FILE));
     if (baseline) checkBaselineVictim(baseline, victimWeights);
+    // Cache keys name the victim by the content of its files (topology, weights, normalisation).
+    const victimInput = await modelInput('victim', spec.victim);
     defenses = await createAttackDefenses(spec.defense, params, spec.seed, spec.victim);
-    const run = await prepare(spec, params, victimWeights);
+    const run = await prepare(spec, params, victimWeights, victimInput);
     const result = await execute(spec, run, victim, defenses, baseline, output, hooks, startedAt, started);
     committed = true;
     return result;
@@ -110,6 +113,12 @@ function checkBudgets(spec: AttackSpec): void {
 interface PreparedRun {
   params: ModelParams;
   victimWeights: string;
+  /** The victim as cache keys name it (its files' content hash) and headers record it. */
+  victimInput: CacheInput;
+  /** The backend that computes every cached row (rows differ in their last bits between backends). */
+  backend: string;
+  /** How the query images were loaded, hashed: the pool, or the seed set's source. */
+  queryInput: CacheInput;
   attackerArch: ModelParams['arch'];
   maxBudget: number;
   /** Length of a transfer set kept for other runs (spec.queryBudget, default maxBudget). */
@@ -119,7 +128,7 @@ interface PreparedRun {
   querySource: AttackResult['querySource'];
 }
 
-async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: string): Promise<PreparedRun> {
+async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: string, victimInput: CacheInput): Promise<PreparedRun> {
   const input = params.input;
   const attackerArch = spec.attackerArch ?? params.arch;
   // Fails here, before any data is loaded, when the architecture cannot take the victim's input.
@@ -129,6 +138,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   const queryBudget = spec.queryBudget ?? maxBudget;
   const sources: AttackSources = { jacobian: spec.jacobian, settings: attackSettingsOf(definition.params, spec.settings ?? {}) };
   let querySource: AttackResult['querySource'];
+  let queryInput: CacheInput;
   if (definition.queries === 'pool') {
     if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
     const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
@@ -138,6 +148,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     }
     sources.pool = pool;
     querySource = { kind: 'pool', dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source };
+    queryInput = dataInput('query pool', pool, { dataDir: spec.querysetDir });
   } else {
     // The smallest budget decides: each budget's attacker trains on the first B queries.
     const shortfall = seedSetShortfall(spec.budgets[0]!, spec.jacobian.seedSize);
@@ -148,9 +159,11 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     }
     sources.seedPool = seedPool;
     querySource = { kind: 'seed-set', dataset: seedPool.dataset, split: 'train', count: spec.jacobian.seedSize, source: seedPool.source };
+    queryInput = dataInput('seed pool', seedPool, { dataDir: spec.dataDir });
   }
   const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
-  return { params, victimWeights, attackerArch, maxBudget, queryBudget, sources, test, querySource };
+  const backend = engineInfo().backend;
+  return { params, victimWeights, victimInput, backend, queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource };
 }
 
 /** The defense's side rows for a cache entry's images: read from the cache, or computed and stored. */
@@ -160,10 +173,11 @@ async function withSide(
   compute: () => Promise<SideRows | null>,
 ): Promise<SideRows | null> {
   if (defense.sideInfoKey === null) return null;
-  const cached = entry ? await loadCachedSide(entry, defense.sideInfoKey) : null;
+  const source = { sideInfoKey: defense.sideInfoKey, inputs: defense.inputs ?? [] };
+  const cached = entry ? await loadCachedSide(entry, source) : null;
   if (cached) return cached;
   const side = await compute();
-  if (entry && side) await storeCachedSide(entry, defense.sideInfoKey, side);
+  if (entry && side) await storeCachedSide(entry, source, side);
   return side;
 }
 
@@ -176,10 +190,11 @@ async function evaluateDefender(
 ): Promise<{ utility: DefenderUtility; victimArgmax: Int32Array }> {
   const { test, params } = run;
   const K = params.numClasses;
-  const key: CacheKeySettings = {
+  const testInput = dataInput('test set', test, { dataDir: spec.dataDir, limit: spec.testLimit });
+  const key: PosteriorCacheKey = {
     kind: 'test',
-    victimWeights: run.victimWeights,
-    test: { dataset: test.dataset, split: test.split, count: test.count, source: test.source },
+    identity: { victim: run.victimInput.sha256, test: { dataset: test.dataset, split: test.split, count: test.count, sha256: testInput.sha256 }, backend: run.backend },
+    inputs: [run.victimInput, testInput],
   };
   let entry = spec.cacheDir ? await loadCachedPosteriors(spec.cacheDir, key) : null;
   let clean = entry?.clean;
@@ -241,7 +256,7 @@ async function collectTransferSet(
   if (definition.adaptive && spec.queryStore) {
     // The answers depend on the defense, so the whole query phase is what is kept.
     const store = spec.queryStore;
-    const identity = adaptiveQueryIdentity(spec, run);
+    const identity = adaptiveQueryIdentity(spec, run, defense);
     const size = imageSize(params.input);
     const stored = await loadStoredQueries(store, identity, maxBudget, size, K);
     if (stored) {
@@ -293,13 +308,20 @@ async function collectTransferSet(
     return oracleStage(transfer, oracle, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns });
   }
   // Keyed by the query budget: one entry serves every budget up to it (a sweep's largest).
-  const key: CacheKeySettings = {
+  const key: PosteriorCacheKey = {
     kind: 'transfer',
-    attack: spec.attack,
-    victimWeights: run.victimWeights,
-    pool: { dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source },
-    budget: run.queryBudget,
-    seed: spec.seed,
+    identity: {
+      attack: spec.attack,
+      jacobian: declaredAttackSettings(spec),
+      attackSettings: ownAttackSettings(spec),
+      victim: run.victimInput.sha256,
+      pool: { dataset: pool.dataset, split: pool.split, count: pool.count, sha256: run.queryInput.sha256 },
+      budget: run.queryBudget,
+      seed: spec.seed,
+      queryBatchSize: spec.queryBatchSize,
+      backend: run.backend,
+    },
+    inputs: [run.victimInput, run.queryInput],
   };
   let entry = await loadCachedPosteriors(spec.cacheDir, key);
   const hit = entry !== null;
@@ -320,25 +342,34 @@ async function collectTransferSet(
 }
 
 /**
- * Everything an adaptive attack's queries and answers depend on: the victim, the attack and its
- * settings, the defense, the substitutes of its rounds (the attacker's architecture and batch
- * size), the label mode they train on, the query batches, the seed, where its images start, and
- * how long the kept phase is. Not the attackers' training or the test set.
+ * Everything an adaptive attack's queries and answers depend on: the victim's content, the attack
+ * and its settings, the defense (its settings and its helper models' content, through its
+ * sideInfoKey and inputs), the substitutes of its rounds (the attacker's architecture and batch
+ * size), the label mode they train on, the query batches, the seed, the content of the images
+ * it starts from, the backend, and how long the kept phase is. Not the attackers' training or
+ * the test set.
  */
-function adaptiveQueryIdentity(spec: AttackSpec, run: PreparedRun): unknown {
+function adaptiveQueryIdentity(spec: AttackSpec, run: PreparedRun, defense: Defense): QueryStoreKey {
+  const defenseInputs = defense.inputs ?? [];
   return {
-    kind: 'adaptive-queries',
-    attack: spec.attack,
-    settings: declaredAttackSettings(spec),
-    attackSettings: ownAttackSettings(spec),
-    victimWeights: run.victimWeights,
-    defense: spec.defense,
-    labelMode: spec.labelMode,
-    substitute: { arch: run.attackerArch, batchSize: spec.training.batchSize },
-    queryBatchSize: spec.queryBatchSize,
-    seed: spec.seed,
-    source: run.querySource,
-    queries: run.queryBudget,
+    identity: {
+      attack: spec.attack,
+      settings: declaredAttackSettings(spec),
+      attackSettings: ownAttackSettings(spec),
+      victim: run.victimInput.sha256,
+      defense: spec.defense,
+      defenseSide: defense.sideInfoKey,
+      defenseInputs: inputHashes(defenseInputs),
+      labelMode: spec.labelMode,
+      substitute: { arch: run.attackerArch, batchSize: spec.training.batchSize },
+      queryBatchSize: spec.queryBatchSize,
+      seed: spec.seed,
+      // The images by content (the pool's or seed pool's hash), not by the folder they came from.
+      source: { kind: run.querySource.kind, dataset: run.querySource.dataset, split: run.querySource.split, count: run.querySource.count, sha256: run.queryInput.sha256 },
+      queries: run.queryBudget,
+      backend: run.backend,
+    },
+    inputs: [run.victimInput, run.queryInput, ...defenseInputs],
   };
 }
 

@@ -3,6 +3,7 @@
  * shape checks, tf.tidy around the tensor code, perturb = apply ∘ sideInfo, idempotent dispose.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { CacheInput } from '../cache/key.js';
 import type { DefenseSpec } from './definition.js';
 import type { Norm } from './norm.js';
 import type { Defense } from './types.js';
@@ -11,6 +12,8 @@ interface DefenseParts {
   spec: DefenseSpec;
   numClasses: number;
   sideInfoKey?: string | null;
+  /** Helper models read (see Defense.inputs). */
+  inputs?: readonly CacheInput[];
   ball?: { eps: number; norm: Norm } | null;
   /** Runs inside tf.tidy; must return a tensor with one row per input. */
   computeSideInfo?: (x: tf.Tensor4D) => tf.Tensor;
@@ -66,6 +69,7 @@ export function defineDefense(parts: DefenseParts): Defense {
     spec,
     numClasses,
     sideInfoKey,
+    inputs: parts.inputs ?? [],
     ball: parts.ball ?? null,
     sideInfo,
     apply,

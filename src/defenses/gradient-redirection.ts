@@ -15,8 +15,9 @@
  *     WATERMARK: a_i = (h_wᵀh_i + 1)(e_w − p_w). MIN-IP: see the defense's declaration (side
  *     information p, c = p − y in apply).
  */
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { hashImageSet } from '../cache/content-hash.js';
+import { modelInput } from '../cache/key.js';
 import { UsageError } from '../errors.js';
 import { loadModelMatching, readParams } from '../models/io.js';
 import { LOGITS_LAYER } from '../models/types.js';
@@ -203,13 +204,13 @@ export function lastLayerWatermark(h: tf.Tensor2D, p: tf.Tensor2D, hW: tf.Tensor
 /** One fixed victim test image and a random label, drawn from a constant seed (the reference's 3). */
 const WATERMARK_SEED = 3;
 
-async function watermarkImage(victimDir: string): Promise<{ image: tf.Tensor4D; label: number; index: number }> {
+async function watermarkImage(victimDir: string): Promise<{ image: tf.Tensor4D; label: number; index: number; testSha256: string }> {
   const params = await readParams(victimDir);
   const test = await loadImageSet(params.dataset, 'test');
   const rng = new Rng(WATERMARK_SEED);
   const index = rng.int(test.count);
   const label = rng.int(params.numClasses);
-  return { image: toModelInput(test, { start: index, end: index + 1 }, params.input), label, index };
+  return { image: toModelInput(test, { start: index, end: index + 1 }, params.input), label, index, testSha256: hashImageSet(test) };
 }
 
 async function loadSurrogate(dir: string, flag: string, ctx: DefenseContext): Promise<tf.LayersModel> {
@@ -230,9 +231,17 @@ interface RedirectionSettings {
 
 export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseContext, s: RedirectionSettings): Promise<Defense> {
   const model = await loadSurrogate(s.surrogateDir, s.surrogateFlag, ctx);
+  // The side rows' key names the surrogate by content, never by path.
+  const surrogateInput = await modelInput(`${s.keyPrefix} surrogate`, s.surrogateDir).catch((err: unknown) => {
+    model.dispose();
+    throw err;
+  });
   const K = ctx.numClasses;
   const ball = { eps: s.eps, norm: 'l1' as const };
-  const source = path.resolve(s.surrogateDir);
+  const source = `sha256=${surrogateInput.sha256}`;
+  const inputs = [surrogateInput];
+  // The watermark target also depends on the victim's test image it pulls towards (its test set's content).
+  let watermarkData = '';
   const unchanged = s.eps === 0;
   try {
     if (s.target === 'min-ip') {
@@ -242,6 +251,7 @@ export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseCo
         spec, numClasses: K, ball,
         // The same key as MAD's closed form with this saved surrogate: the rows are the same softmax(S(x)).
         sideInfoKey: `surrogate-posterior:saved:${source}`,
+        inputs,
         sideRowShape: [K],
         computeSideInfo: (x) => inferencePosterior(model, x),
         transform: (y, p) => (unchanged ? tf.clone(y) : redirect(y, tf.sub(p as tf.Tensor2D, y), s.eps)),
@@ -253,6 +263,7 @@ export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseCo
     if (s.target === 'watermark' && s.layers === 'last') {
       if (ctx.victimDir === undefined) throw new UsageError('the GRAD² watermark target needs the victim directory (its test image)');
       const mark = await watermarkImage(ctx.victimDir);
+      watermarkData = `:watermark-test=${mark.testSha256}`;
       const hW = logitFeatures(model, mark.image);
       const pull = tf.tidy(() => tf.sub<tf.Tensor2D>(tf.cast(tf.oneHot([mark.label], K), 'float32'), inferencePosterior(model, mark.image)));
       mark.image.dispose();
@@ -263,6 +274,7 @@ export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseCo
       if (s.target === 'watermark') {
         if (ctx.victimDir === undefined) throw new UsageError('the GRAD² watermark target needs the victim directory (its test image)');
         const mark = await watermarkImage(ctx.victimDir);
+        watermarkData = `:watermark-test=${mark.testSha256}`;
         direction = watermarkDirection(model, mark.image, mark.label);
         mark.image.dispose();
       } else {
@@ -279,7 +291,8 @@ export async function createRedirectionDefense(spec: DefenseSpec, ctx: DefenseCo
     }
     return defineDefense({
       spec, numClasses: K, ball,
-      sideInfoKey: `${s.keyPrefix}-c:${s.target}:${s.layers}:${source}`,
+      sideInfoKey: `${s.keyPrefix}-c:${s.target}:${s.layers}:${source}${watermarkData}`,
+      inputs,
       sideRowShape: [K],
       computeSideInfo: computeC,
       transform: (y, c) => (unchanged ? tf.clone(y) : redirect(y, c as tf.Tensor2D, s.eps)),

@@ -5,8 +5,8 @@
  * ŷ depends on x alone, so it is the side information (cached per query image and shared by
  * every τ and ν); α and the blend need y and happen in apply().
  */
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { modelInput } from '../cache/key.js';
 import { loadModelMatching } from '../models/io.js';
 import { defineDefense } from './base.js';
 import { inferencePosterior } from './forward.js';
@@ -47,10 +47,16 @@ export async function createOodBlendDefense(
   settings: { tau: number; nu: number; modelDir: string },
 ): Promise<Defense> {
   const model = await loadMisinformationModel(settings.modelDir, ctx);
+  // f̂ replaced in place (`poison train --misinformation --force`) gets a new key: named by content.
+  const input = await modelInput('misinformation model f̂', settings.modelDir).catch((err: unknown) => {
+    model.dispose();
+    throw err;
+  });
   return defineDefense({
     spec,
     numClasses: ctx.numClasses,
-    sideInfoKey: `misinformation-posterior:${path.resolve(settings.modelDir)}`,
+    sideInfoKey: `misinformation-posterior:sha256=${input.sha256}`,
+    inputs: [input],
     sideRowShape: [ctx.numClasses],
     computeSideInfo: (x) => inferencePosterior(model, x),
     transform: (y, yHat) => oodBlend(y, yHat as tf.Tensor2D, settings.tau, settings.nu),

@@ -7,6 +7,7 @@
  * perturb(x, y) = apply(y, sideInfo(x)) is the one-call form the black box uses.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { CacheInput } from '../cache/key.js';
 import type { ArchName } from '../models/types.js';
 import type { DefenseSpec } from './definition.js';
 import type { Norm } from './norm.js';
@@ -16,10 +17,13 @@ export interface Defense {
   readonly spec: DefenseSpec;
   readonly numClasses: number;
   /**
-   * Names the side information apply() needs and where it comes from (which surrogate, which
-   * Jacobian), so cached side information is only ever reused for the same source; null = none.
+   * Names the side information apply() needs and what it is computed from (which surrogate by
+   * content hash, never by path; which Jacobian), so cached side information is only ever reused
+   * for the same source; null = none. Cache keys of answers that depend on the defense hold it.
    */
   readonly sideInfoKey: string | null;
+  /** The helper models the defense reads (f̂, a saved surrogate), hashed: cache headers record them. */
+  readonly inputs?: readonly CacheInput[];
   /** The L_p ball every output row must stay in around y (MAD), for invariant checks; null = none. */
   readonly ball: { eps: number; norm: Norm } | null;
   /** Side information for a batch [B, H, W, C]; null when sideInfoKey is null. The caller disposes it. */

@@ -2,15 +2,44 @@
  * One seeded random source for everything a run does (data order, initialisers, noise,
  * sampling). Math.random is never used: the same --seed must give the same numbers.
  *
- * Generator: xoshiro128** seeded through splitmix32, 32-bit state words.
+ * Generator: xoshiro128** (128-bit state). A root stream (`new Rng(seed)`) is seeded through
+ * splitmix32; a child (`fork(name)`) takes its whole 128-bit state from sha256(parent's seed
+ * material, name), so its stream depends on the parent's seed and the name only: never on how
+ * many draws or other forks the parent made before, and two children never share a 32-bit seed.
  */
+import { createHash } from 'node:crypto';
+
+/** Bump when the derivation of child streams changes (every forked stream moves). */
+export const RNG_FORK_VERSION = 2;
+
+/** Passed to the constructor by fork() only: a child's seed material (a sha256 digest). */
+const CHILD = Symbol('rng-child');
+interface ChildSeed {
+  readonly [CHILD]: Buffer;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
   private s2: number;
   private s3: number;
+  /** What the stream was seeded from: a root's seed, or a child's digest. Children derive from it. */
+  private readonly material: Buffer;
+  /** Names already forked from this stream: a second child of one name would repeat the first. */
+  private readonly forked = new Set<string>();
 
-  constructor(seed: number) {
+  constructor(seed: number | ChildSeed) {
+    if (typeof seed !== 'number') {
+      const digest = seed[CHILD];
+      this.material = digest;
+      this.s0 = digest.readUInt32LE(0);
+      this.s1 = digest.readUInt32LE(4);
+      this.s2 = digest.readUInt32LE(8);
+      this.s3 = digest.readUInt32LE(12);
+      if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+      return;
+    }
+    this.material = Buffer.from(`poison-rng/${RNG_FORK_VERSION}/root/${seed}`, 'utf8');
     let x = seed >>> 0 ^ Math.floor(seed / 2 ** 32) >>> 0;
     const next = (): number => {
       // splitmix32
@@ -69,13 +98,24 @@ export class Rng {
     return 1 + (this.nextUint32() % 0x7ffffffe);
   }
 
-  /** A child generator with its own stream, so adding draws in one place never shifts another. */
-  fork(label: string): Rng {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < label.length; i++) {
-      h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+  /**
+   * The child stream named `name`: a function of this stream's seed material and the name alone
+   * (it draws nothing from this stream), so adding draws or reordering forks in one place never
+   * shifts another. A name can be forked once per stream (a second child of the same name would
+   * silently repeat the first's numbers): name each by what it is for, e.g. `round-${i}`.
+   */
+  fork(name: string): Rng {
+    if (this.forked.has(name)) {
+      throw new Error(`Rng.fork: '${name}' was already forked from this stream; give each child its own name (e.g. with an index)`);
     }
-    return new Rng((this.nextUint32() ^ h) >>> 0);
+    this.forked.add(name);
+    // Length-prefixed, so (material, name) pairs never concatenate to the same bytes.
+    const nameBytes = Buffer.from(name, 'utf8');
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32LE(this.material.length, 0);
+    lengths.writeUInt32LE(nameBytes.length, 4);
+    const digest = createHash('sha256').update(lengths).update(this.material).update(nameBytes).digest();
+    return new Rng({ [CHILD]: digest });
   }
 
   /** In-place Fisher–Yates shuffle. */

@@ -15,7 +15,7 @@ import { writeJsonAtomic } from '../../src/util/atomic.js';
 import { reserveOutputDir } from '../../src/util/outdir.js';
 import { installedVersion } from '../../src/util/package-info.js';
 import { Rng } from '../../src/util/rng.js';
-import { canonicalJson } from '../../src/sweep/plan/canonical-json.js';
+import { canonicalJson } from '../../src/cache/canonical-json.js';
 import type { CellSettings, VictimIdentity } from '../../src/sweep/plan/cell.js';
 import type { Distortion } from '../../src/sweep/run/cell-record.js';
 import { RUNNER_MODULE_ENV } from '../../src/sweep/run/runner-module.js';

@@ -52,8 +52,8 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
   const shared = ctx.surrogate;
   try {
     if (shared) {
-      const expected = Surrogate.idFor(spec.surrogate, ctx);
-      if (shared.id !== expected) throw new Error(`the shared surrogate is ${shared.id}, the spec asks for ${expected}`);
+      const expected = Surrogate.originFor(spec.surrogate, ctx);
+      if (shared.origin !== expected) throw new Error(`the shared surrogate is ${shared.origin}, the spec asks for ${expected}`);
       surrogate = shared;
     } else {
       surrogate = spec.surrogate === null ? Surrogate.randomInit(ctx) : await Surrogate.load(spec.surrogate, ctx);
@@ -70,6 +70,7 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
     return defineDefense({
       spec, numClasses: ctx.numClasses, ball, release,
       sideInfoKey: `surrogate-posterior:${surrogate.id}`,
+      inputs: surrogate.inputs,
       sideRowShape: [ctx.numClasses],
       computeSideInfo: (x) => surrogate.posterior(x),
       transform: (y, p) => (unchanged ? tf.clone(y) : move(y, oracle.search(closedFormScorer(p as tf.Tensor2D, y), y))),
@@ -79,6 +80,7 @@ export async function createMadDefense(spec: MadSpec, ctx: DefenseContext, oracl
   return defineDefense({
     spec, numClasses: ctx.numClasses, ball, release,
     sideInfoKey: `jacobian-gram-${scope}:${surrogate.id}`,
+    inputs: surrogate.inputs,
     sideRowShape: [ctx.numClasses, ctx.numClasses],
     computeSideInfo: (x) => surrogate.jacobianGram(x, scope),
     transform: (y, M) => (unchanged ? tf.clone(y) : move(y, oracle.search(gramScorer(M as tf.Tensor3D, y), y))),

@@ -9,6 +9,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { modelInput, type CacheInput } from '../../cache/key.js';
 import { UsageError } from '../../errors.js';
 import { buildModel } from '../../models/registry.js';
 import { loadModelMatching } from '../../models/io.js';
@@ -33,20 +34,28 @@ export class Surrogate {
   private disposed = false;
 
   private constructor(
-    /** Names where the surrogate came from, so cached side information is matched to it. */
+    /**
+     * Names what the surrogate is, so cached side information is matched to it: a random init by
+     * its architecture and seed (the streams' version is in every cache key), a saved model by
+     * the content hash of its files, never by its path.
+     */
     readonly id: string,
+    /** Where it came from (the spec's `surrogate` field resolved), to check a shared surrogate against a spec. */
+    readonly origin: string,
+    /** A saved surrogate's files, hashed (cache headers record them); none for a random init. */
+    readonly inputs: readonly CacheInput[],
     private readonly model: tf.LayersModel,
   ) {
     const last = model.layers[model.layers.length - 1];
     const activation = (last?.getConfig() as { activation?: string } | undefined)?.activation;
     if (!last || last.name !== LOGITS_LAYER || last.getClassName() !== 'Dense' || activation !== 'linear') {
       model.dispose();
-      throw new UsageError(`surrogate ${id}: its last layer must be a linear dense layer named '${LOGITS_LAYER}' (a model written by \`poison train\`)`);
+      throw new UsageError(`surrogate ${origin}: its last layer must be a linear dense layer named '${LOGITS_LAYER}' (a model written by \`poison train\`)`);
     }
   }
 
-  /** The id a surrogate gets from a spec's `surrogate` field (null = random init) and the context. */
-  static idFor(dir: string | null, ctx: Pick<SurrogateBasis, 'arch' | 'seed'>): string {
+  /** The origin a surrogate gets from a spec's `surrogate` field (null = random init) and the context. */
+  static originFor(dir: string | null, ctx: Pick<SurrogateBasis, 'arch' | 'seed'>): string {
     return dir === null ? `random-init:${ctx.arch}:seed=${ctx.seed}` : `saved:${path.resolve(dir)}`;
   }
 
@@ -57,13 +66,18 @@ export class Surrogate {
       numClasses: ctx.numClasses,
       rng: new Rng(ctx.seed).fork('surrogate'),
     });
-    return new Surrogate(Surrogate.idFor(null, ctx), model);
+    const origin = Surrogate.originFor(null, ctx);
+    return new Surrogate(origin, origin, [], model);
   }
 
   /** A saved model directory; its input shape and class count must be the victim's. */
   static async load(dir: string, ctx: SurrogateBasis): Promise<Surrogate> {
     const { model } = await loadModelMatching(dir, '--surrogate', ctx);
-    return new Surrogate(Surrogate.idFor(dir, ctx), model);
+    const input = await modelInput('MAD surrogate', dir).catch((err: unknown) => {
+      model.dispose();
+      throw err;
+    });
+    return new Surrogate(`saved:sha256=${input.sha256}`, Surrogate.originFor(dir, ctx), [input], model);
   }
 
   /** p = softmax(F_sur(x)) [B, K]; the caller disposes it. */
@@ -87,7 +101,7 @@ export class Surrogate {
       if (scope === 'last') {
         const layer = this.model.getLayer(LOGITS_LAYER);
         const kernel = layer.trainableWeights.find((v) => /kernel$/.test(v.originalName))?.read() as tf.Variable | undefined;
-        if (!kernel) throw new Error(`surrogate ${this.id}: layer '${LOGITS_LAYER}' has no kernel`);
+        if (!kernel) throw new Error(`surrogate ${this.origin}: layer '${LOGITS_LAYER}' has no kernel`);
         // The kernel's gradient depends on the layers below only through h, the logits layer's input.
         const h = this.features(x);
         try {
@@ -135,7 +149,7 @@ export class Surrogate {
   /** h = the input of the logits layer [B, H], layer by layer (the zoo's models are sequential chains). */
   private features(x: tf.Tensor4D): tf.Tensor2D {
     if (this.model.getClassName() !== 'Sequential') {
-      throw new UsageError(`surrogate ${this.id}: --jacobian autodiff needs a sequential model`);
+      throw new UsageError(`surrogate ${this.origin}: --jacobian autodiff needs a sequential model`);
     }
     return tf.tidy(() => {
       let t: tf.Tensor = x;
@@ -148,7 +162,7 @@ export class Surrogate {
   }
 
   private alive(): void {
-    if (this.disposed) throw new Error(`surrogate ${this.id} was used after dispose()`);
+    if (this.disposed) throw new Error(`surrogate ${this.origin} was used after dispose()`);
   }
 
   dispose(): void {

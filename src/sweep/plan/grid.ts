@@ -10,7 +10,9 @@ import { attackerTrainingDefaults, resolveTraining } from '../../train/defaults.
 import { attackDefinition } from '../../attacks/registry.js';
 import { sharesTransferSet } from '../config/attack-catalog.js';
 import { preparedIdentity, sideInfoIdentity } from '../config/defense-catalog.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../../cache/canonical-json.js';
+import { CACHE_FORMATS } from '../../cache/formats.js';
+import { cacheKey } from '../../cache/key.js';
 import { shortHash } from './hash.js';
 import type { Cell, CellSettings, VictimIdentity } from './cell.js';
 import type { AttackEntry, SweepConfig } from '../config/config-types.js';
@@ -78,9 +80,17 @@ function queryGroup(settings: CellSettings): string | null {
   const definition = attackDefinition(attack.name);
   const perBudget = definition.servesPrefixes === false ? { budget: settings.budget } : {};
   if (sharesTransferSet(attack.name)) {
-    return canonicalJson({ victim: settings.victim, attack: attack.name, queryset: attack.queryset, querysetSplit: attack.querysetSplit, seed: settings.seed, ...perBudget });
+    return canonicalJson({ victim: settings.victim, attack: transferSettings(settings), seed: settings.seed, ...perBudget });
   }
   return canonicalJson({ adaptive: withoutBudget(settings), ...perBudget });
+}
+
+/**
+ * What of a non-adaptive attack's settings its transfer set depends on: its name and every
+ * setting it declares (pool, split, its own knobs), not the label mode the attacker trains on.
+ */
+function transferSettings(settings: CellSettings): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings.attack).filter(([key]) => key !== 'labelMode'));
 }
 
 function withoutBudget(settings: CellSettings): Omit<CellSettings, 'budget'> {
@@ -96,10 +106,21 @@ export const PREPARE_KEY_PREFIX = 'prepare-';
  * The key of what the cell's defense builds beside the victim before its first query (a trained
  * f̂, a distilled surrogate), shared by every cell whose defense has the same prepared identity;
  * null when the defense builds nothing.
+ *
+ * The sweep's keys (transfer-, side-, queries-, prepare-) name work for its locks and ready
+ * markers, so two workers never build the same thing at once. They are not what makes a reuse
+ * correct: every cached row a cell reads is found under a key of the content it was computed
+ * from (src/cache/key.ts), so a marker left from other inputs only means the cell computes it
+ * again. All go through cacheKey (canonical JSON, format versions).
  */
 function prepareKeyOf(settings: CellSettings): string | null {
   const identity = preparedIdentity(settings.defense, settings.seed);
-  return identity === null ? null : `${PREPARE_KEY_PREFIX}${shortHash({ victim: settings.victim, prepared: identity })}`;
+  return identity === null ? null : `${PREPARE_KEY_PREFIX}${sweepKey('prepared', CACHE_FORMATS.prepared, { victim: settings.victim, prepared: identity })}`;
+}
+
+/** A sweep's work key: the first 16 hex digits of the cache key (readable lock file names). */
+function sweepKey(kind: string, format: number, identity: unknown): string {
+  return cacheKey(`sweep-${kind}`, format, identity).slice(0, 16);
 }
 
 /**
@@ -118,20 +139,18 @@ function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'sh
 function queryWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
   const attack = settings.attack;
   if (!sharesTransferSet(attack.name)) {
-    const key = `queries-${shortHash({ cell: withoutBudget(settings), queries: queryBudget })}`;
+    const key = `queries-${sweepKey('queries', CACHE_FORMATS.queries, { cell: withoutBudget(settings), queries: queryBudget })}`;
     return { shared: [key], queryStore: key };
   }
-  const transfer = shortHash({
+  const transfer = sweepKey('transfer', CACHE_FORMATS.transfer, {
     victim: settings.victim,
-    attack: attack.name,
-    queryset: attack.queryset,
-    querysetSplit: attack.querysetSplit,
+    attack: transferSettings(settings),
     budget: queryBudget,
     seed: settings.seed,
   });
   const keys = [`transfer-${transfer}`];
   const side = sideInfoIdentity(settings.defense);
-  if (side) keys.push(`side-${shortHash({ transfer, side })}`);
+  if (side) keys.push(`side-${sweepKey('side', CACHE_FORMATS.side, { transfer, side })}`);
   return { shared: keys, queryStore: null };
 }
 

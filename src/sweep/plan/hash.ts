@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../../cache/canonical-json.js';
 
 /** Short content id of a settings object: the first 12 hex digits of sha256(canonical JSON). */
 export function shortHash(value: unknown, digits = 12): string {

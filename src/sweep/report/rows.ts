@@ -9,7 +9,7 @@ import type { Cell } from '../plan/cell.js';
 import type { CellRecord } from '../run/cell-record.js';
 import type { DefenseEntry } from '../config/config-types.js';
 import { operatingAxis, specField, UNDEFENDED } from '../config/defense-catalog.js';
-import { canonicalJson } from '../plan/canonical-json.js';
+import { canonicalJson } from '../../cache/canonical-json.js';
 
 export interface SweepRow {
   cell: Cell;
