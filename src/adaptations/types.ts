@@ -1,0 +1,62 @@
+/**
+ * How an attacker adapts to the defense (docs/spec.md, "Attackers that adapt"): a layer between
+ * an attack and the black box that may change what the black box is asked (smoothing asks several
+ * augmented views of each image) and what the attack is answered (their mean). Declared like an
+ * attack: a name, parameters, what the attacker knows; the command line, the sweep config and the
+ * query stage read only this declaration, so a new adaptation is one file plus one registry line.
+ */
+import type { InputSpec, NormalisationFamily } from '../data/types.js';
+import type { Rng } from '../util/rng.js';
+import type { QueryOracle } from '../attacks/types.js';
+import type { AttackParam } from '../attacks/params.js';
+
+/**
+ * What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md): nothing; its type (a
+ * detector picks it); its type and parameters (simulated with the attacker's own stand-ins); or
+ * the defender's private models and clean posteriors (`oracle`: an upper bound, no real attacker).
+ */
+export const ATTACKER_KNOWS = ['nothing', 'defense-type', 'defense-params', 'oracle'] as const;
+export type AttackerKnows = (typeof ATTACKER_KNOWS)[number];
+
+/** Omit over each member of a union (Omit on the union itself would merge the kinds). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One parameter of an adaptation: an attack parameter's declaration without the settings bag. */
+export type AdaptationParam = OmitEach<AttackParam, 'bag'>;
+
+/** An adaptation's parameter values by key, defaults filled in. */
+export type AdaptationSettings = Record<string, number | string | null>;
+
+/** An adaptation chosen for a run: its name and settings, checked against its declaration. */
+export interface AdaptationSpec {
+  name: string;
+  settings: AdaptationSettings;
+}
+
+export interface AdaptationContext {
+  settings: AdaptationSettings;
+  /** Its own stream, forked from the run's seed (the attack's draws do not move). */
+  rng: Rng;
+  input: InputSpec;
+  /** The victim dataset's family (which augmentation fits its images). */
+  family: NormalisationFamily;
+  numClasses: number;
+}
+
+export interface AdaptationDefinition {
+  name: string;
+  /** One line for help and docs. */
+  summary: string;
+  params: readonly AdaptationParam[];
+  attackerKnows(settings: AdaptationSettings): AttackerKnows;
+  /**
+   * Black-box queries it spends per image the attack asks about. Budgets count queries, so an
+   * attack with budget B asks about floor(B / this) images.
+   */
+  queriesPerImage(settings: AdaptationSettings): number;
+  /**
+   * The oracle the attack talks to, on top of the black box's: its budget is in images, each
+   * image costing queriesPerImage queries of `blackBox`. Loads TensorFlow.js code only here.
+   */
+  wrap(blackBox: QueryOracle, ctx: AdaptationContext): Promise<QueryOracle>;
+}
