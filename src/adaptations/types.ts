@@ -15,7 +15,7 @@ import type { AttackParam } from '../attacks/params.js';
  * detector picks it); its type and parameters (simulated with the attacker's own stand-ins); or
  * the defender's private models and clean posteriors (`oracle`: an upper bound, no real attacker).
  */
-export const ATTACKER_KNOWS = ['nothing', 'defense-type', 'defense-params', 'oracle'] as const;
+const ATTACKER_KNOWS = ['nothing', 'defense-type', 'defense-params', 'oracle'] as const;
 export type AttackerKnows = (typeof ATTACKER_KNOWS)[number];
 
 /** Omit over each member of a union (Omit on the union itself would merge the kinds). */
@@ -33,7 +33,7 @@ export interface AdaptationSpec {
   settings: AdaptationSettings;
 }
 
-export interface AdaptationContext {
+interface AdaptationContext {
   settings: AdaptationSettings;
   /** Its own stream, forked from the run's seed (the attack's draws do not move). */
   rng: Rng;

@@ -74,7 +74,7 @@ export async function withSide(
 }
 
 /** The transfer set and what each budget needs of it: y and ỹ of every query, in order. */
-export interface QueryStage {
+interface QueryStage {
   /** At least maxBudget rows: each budget uses its prefix. */
   transfer: TransferSet;
   /** The first n rows of the clean answers y, and of the released ỹ. */
