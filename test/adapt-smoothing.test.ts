@@ -59,13 +59,19 @@ async function ask(oracle: QueryOracle, batches: number[], seed = 3): Promise<Fl
   const all = images(batches.reduce((a, b) => a + b, 0), seed);
   const answers: Float32Array[] = [];
   let first = 0;
-  for (const n of batches) {
-    const x = all.slice([first, 0, 0, 0], [n, 28, 28, 1]);
-    answers.push(await oracle.query({ pixels: x }));
-    x.dispose();
-    first += n;
+  try {
+    for (const n of batches) {
+      const x = all.slice([first, 0, 0, 0], [n, 28, 28, 1]);
+      try {
+        answers.push(await oracle.query({ pixels: x }));
+      } finally {
+        x.dispose();
+      }
+      first += n;
+    }
+  } finally {
+    all.dispose();
   }
-  all.dispose();
   return answers;
 }
 
