@@ -15,8 +15,7 @@ import type { AttackParam } from '../attacks/params.js';
  * detector picks it); its type and parameters (simulated with the attacker's own stand-ins); or
  * the defender's private models and clean posteriors (`oracle`: an upper bound, no real attacker).
  */
-const ATTACKER_KNOWS = ['nothing', 'defense-type', 'defense-params', 'oracle'] as const;
-export type AttackerKnows = (typeof ATTACKER_KNOWS)[number];
+export type AttackerKnows = 'nothing' | 'defense-type' | 'defense-params' | 'oracle';
 
 /** Omit over each member of a union (Omit on the union itself would merge the kinds). */
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
