@@ -79,3 +79,15 @@ export function registerAdaptation(adaptation: AdaptationDefinition): void {
     throw err;
   }
 }
+
+/**
+ * The adaptation named in a sweep cell's attack settings (key `adapt`, its parameters beside it,
+ * as the sweep config flattens them), or null for the naive attacker.
+ */
+export function adaptationOfAttackSettings(attack: Readonly<Record<string, unknown>>): AdaptationSpec | null {
+  if (typeof attack.adapt !== 'string') return null;
+  const definition = adaptationDefinition(attack.adapt);
+  const settings: AdaptationSettings = {};
+  for (const param of definition.params) settings[param.key] = attack[param.key] as number | string | null;
+  return { name: definition.name, settings };
+}

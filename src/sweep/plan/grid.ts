@@ -77,6 +77,8 @@ export function cellAttacker(config: Pick<SweepConfig, 'attacker'>, attack: Atta
  */
 function queryGroup(settings: CellSettings): string | null {
   const attack = settings.attack;
+  // An adapted cell queries live (src/attack-run/query-stage.ts): it shares no query phase.
+  if (attack.adapt !== undefined) return null;
   const definition = attackDefinition(attack.name);
   const perBudget = definition.servesPrefixes === false ? { budget: settings.budget } : {};
   if (sharesTransferSet(attack.name)) {
@@ -138,6 +140,7 @@ function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'sh
 
 function queryWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
   const attack = settings.attack;
+  if (attack.adapt !== undefined) return { shared: [], queryStore: null };
   if (!sharesTransferSet(attack.name)) {
     const key = `queries-${sweepKey('queries', CACHE_FORMATS.queries, { cell: withoutBudget(settings), queries: queryBudget })}`;
     return { shared: [key], queryStore: key };
@@ -177,9 +180,13 @@ export function attackLabels(attacks: readonly AttackEntry[]): Map<number, strin
       out.set(entries[0]!.index, name);
       continue;
     }
-    const keys = Object.keys(entries[0]!.params).filter((k) => new Set(entries.map((e) => JSON.stringify(e.params[k]))).size > 1);
+    // Every entry's keys: an entry with an adaptation (`adapt:`) has keys the naive one lacks.
+    const allKeys = [...new Set(entries.flatMap((e) => Object.keys(e.params)))];
+    const keys = allKeys.filter((k) => new Set(entries.map((e) => JSON.stringify(e.params[k]))).size > 1);
     for (const e of entries) {
-      out.set(e.index, `${name} (${keys.map((k) => `${k}=${String(e.params[k])}`).join(', ')})`);
+      const own = keys.filter((k) => k in e.params);
+      // Differing only in keys it lacks: it is the naive attacker beside adapted ones.
+      out.set(e.index, `${name} (${own.length > 0 ? own.map((k) => `${k}=${String(e.params[k])}`).join(', ') : 'naive'})`);
     }
   }
   return out;
