@@ -67,3 +67,27 @@ test('a toy adaptation from one file runs through poison attack, its flag from i
   const help = ws.poison(['attack', '--help'], env);
   assert.match(help.stdout, /--repeats <n>/);
 });
+
+test('poison attack --adapt bayes against reverse sigmoid: one query per image, attackerKnows defense-params; MAD is refused', async () => {
+  const out = path.join(ws.root, 'bayes');
+  const base = ['attack', '--victim', ws.victim, '--attack', 'knockoff', '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '20',
+    '--adapt', 'bayes', '--bayes-samples', '50', '--backend', 'wasm', '--test-limit', '100', '--epochs', '1', '--quiet'];
+  const r = ws.poison([...base, '--defense', 'reverse-sigmoid', '--beta', '0.3', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as { adaptation: unknown; attackerKnows: unknown; runs: { queries: number; images: number }[] };
+  assert.deepEqual(result.adaptation, { name: 'bayes', settings: { bayesSamples: 50, concentration: 8 } });
+  assert.equal(result.attackerKnows, 'defense-params');
+  assert.deepEqual(result.runs.map((run) => [run.queries, run.images]), [[20, 20]]);
+
+  const madOut = path.join(ws.root, 'bayes-mad');
+  const mad = ws.poison([...base, '--defense', 'mad', '--eps', '0.5', '--out', madOut]);
+  assert.equal(mad.status, 2, mad.stderr);
+  assert.equal(mad.errLines.length, 1, mad.stderr);
+  assert.match(mad.errLines[0]!, /^poison: --adapt bayes simulates the defense on posteriors alone: mad\(eps=0\.5/);
+  await assert.rejects(fs.access(madOut));
+
+  const bad = ws.poison([...base, '--concentration', '0', '--out', madOut]);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.equal(bad.errLines.length, 1, bad.stderr);
+  assert.match(bad.errLines[0]!, /^poison: --concentration must be/);
+});

@@ -8,8 +8,9 @@ import { parseChoice, parseNumber } from '../util/parse.js';
 import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, AdaptationSpec } from './types.js';
 import { attackParamTable } from '../attacks/registry.js';
 import { smoothing } from './smoothing.js';
+import { bayes } from './bayes.js';
 
-const ADAPTATIONS: AdaptationDefinition[] = [smoothing];
+const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes];
 
 export function adaptationNames(): string[] {
   return ADAPTATIONS.map((a) => a.name);

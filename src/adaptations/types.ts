@@ -32,6 +32,15 @@ export interface AdaptationSpec {
   settings: AdaptationSettings;
 }
 
+/**
+ * The attacker's own instance of the defense, built from its type and parameters (what an
+ * attacker that knows `defense-params` can build): D applied to posterior rows alone.
+ */
+export interface StandInDefense {
+  /** D(u) for count × numClasses rows u, row-major. */
+  apply(rows: Float32Array): Promise<Float32Array>;
+}
+
 interface AdaptationContext {
   settings: AdaptationSettings;
   /** Its own stream, forked from the run's seed (the attack's draws do not move). */
@@ -40,6 +49,12 @@ interface AdaptationContext {
   /** The victim dataset's family (which augmentation fits its images). */
   family: NormalisationFamily;
   numClasses: number;
+  /**
+   * Builds the attacker's stand-in for the defense (fresh, from its own random stream; disposed
+   * when the query phase ends); refused (a UsageError) for a defense that needs the query images
+   * or the defender's private models.
+   */
+  standInDefense(): Promise<StandInDefense>;
 }
 
 export interface AdaptationDefinition {

@@ -29,7 +29,10 @@ import {
   type CachedPosteriors,
   type PosteriorCacheKey,
 } from './posterior-cache.js';
-import { sideRows } from './posteriors.js';
+import { releasedRows, sideRows } from './posteriors.js';
+import { UsageError } from '../errors.js';
+import { createDefense } from '../defenses/create.js';
+import { describeDefense } from '../defenses/spec.js';
 import { loadStoredQueries, storeQueries, type QueryStoreKey } from './query-store.js';
 import type { SideRows } from './side-rows.js';
 import type { StageProgress } from './reporter.js';
@@ -131,6 +134,7 @@ export async function collectTransferSet(
     const adaptation = adaptationDefinition(spec.adapt.name);
     const images = Math.floor(maxBudget / run.queriesPerImage);
     const blackBox = BlackBoxOracle.live(victim, defense, params.input, images * run.queriesPerImage, countRun);
+    const standIns: Defense[] = [];
     const oracle = await adaptation.wrap(blackBox, {
       settings: spec.adapt.settings,
       // Its own stream: the attack's draws are the naive attacker's.
@@ -138,8 +142,21 @@ export async function collectTransferSet(
       input: params.input,
       family: datasetInfo(params.dataset).family,
       numClasses: K,
+      standInDefense: async () => {
+        // Posteriors alone: a defense that reads the images (MAD's Jacobian) or the defender's
+        // private models (AM's f̂, GRAD²'s surrogate) has no stand-in an attacker could build here.
+        if (defense.sideInfoKey !== null || (defense.inputs ?? []).length > 0) {
+          throw new UsageError(`--adapt ${adaptation.name} simulates the defense on posteriors alone: ${describeDefense(spec.defense)} needs the query images or the defender's private models`);
+        }
+        const standIn = await createDefense(spec.defense, defenseContext(params, spec.seed, spec.victim, 'attacker-stand-in'));
+        standIns.push(standIn);
+        return { apply: (rows) => releasedRows(standIn, rows, null, K) };
+      },
     });
-    const transfer = await definition.run(context(oracle), sources);
+    // The stand-ins live as long as the query phase (the attack's oracle may use them to the end).
+    const transfer = await definition.run(context(oracle), sources).finally(() => {
+      for (const standIn of standIns) standIn.dispose();
+    });
     return oracleStage(transfer, oracle, blackBox, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns });
   }
   if (definition.adaptive && spec.queryStore) {
