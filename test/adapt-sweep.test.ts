@@ -73,6 +73,7 @@ test('a bad adapt: in a sweep config is refused before anything runs, naming whe
     ['nope', /attacks\[1\]\.adapt/],
     ['{name: smoothing, qpi: 0}', /attacks\[1\]\.adapt\.qpi/],
     ['{name: smoothing, depth: 2}', /depth/],
+    ['{name: smoothing, qpi: 30}', /budgets.*at least 30 \(attacks\[1\] adapts with smoothing, 30 queries per image\)/],
   ] as const) {
     const file = path.join(ws.root, 'bad.yaml');
     await fs.writeFile(file, config(adapt));

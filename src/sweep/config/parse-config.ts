@@ -12,7 +12,7 @@ import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { adaptationParams, attackNames, attackParams, type AttackName } from './attack-catalog.js';
-import { adaptationNames } from '../../adaptations/registry.js';
+import { adaptationDefinition, adaptationNames, adaptationOfAttackSettings } from '../../adaptations/registry.js';
 import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
@@ -544,9 +544,15 @@ function checkBudgets(reader: YamlReader, topNode: Node | null, topBudgets: numb
           reader.report(at, p, `at most ${poolSize} (attacks[${attack.index}] draws distinct images from ${queryset} ${split})`, String(budget));
         }
       }
+      // Budgets count queries: an adaptation spending q per image gives the attack ⌊B/q⌋ images.
+      const adaptation = adaptationOfAttackSettings(attack.params);
+      const perImage = adaptation ? adaptationDefinition(adaptation.name).queriesPerImage(adaptation.settings) : 1;
+      if (budget < perImage) {
+        reader.report(at, p, `at least ${perImage} (attacks[${attack.index}] adapts with ${adaptation!.name}, ${perImage} queries per image)`, String(budget));
+      }
       const seedSize = attack.params.seedSize;
-      if (typeof seedSize === 'number' && seedSetShortfall(budget, seedSize) !== null) {
-        reader.report(at, p, `at least ${seedSize} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first)`, String(budget));
+      if (typeof seedSize === 'number' && seedSetShortfall(Math.floor(budget / perImage), seedSize) !== null) {
+        reader.report(at, p, `at least ${seedSize * perImage} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first${perImage > 1 ? `, ${perImage} queries per image` : ''})`, String(budget));
       }
     });
   }
