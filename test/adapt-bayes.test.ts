@@ -85,14 +85,18 @@ const meanL1 = (a: Float32Array, b: Float32Array): number => {
   return total / (a.length / K);
 };
 
-const wrap = (blackBox: QueryOracle): Promise<QueryOracle> =>
+const wrap = (blackBox: QueryOracle, clean?: Float32Array): Promise<QueryOracle> =>
   bayes.wrap(blackBox, {
-    settings: { bayesSamples: 400, concentration: 8 },
+    settings: { bayesSamples: 400, bayesPrior: clean ? 'oracle' : 'answer', concentration: 8 },
     rng: new Rng(5).fork('adapt'),
     input: INPUT,
     family: 'mnist',
     numClasses: K,
     standInDefense: () => Promise.resolve({ apply: (rows: Float32Array) => Promise.resolve(flatten(rows)) }),
+    cleanAnswers: (from, count) => {
+      if (!clean) throw new Error('the answer prior read the clean answers');
+      return clean.slice(from * K, (from + count) * K);
+    },
   });
 
 before(async () => {
@@ -120,4 +124,13 @@ test('bayes: the first answers of a larger budget are the answers of a smaller o
   const small = await askAll(await wrap(flatteningBlackBox(clean.slice(0, 5 * K))), [5]);
   const large = await askAll(await wrap(flatteningBlackBox(clean)), [3, 9]);
   assert.deepEqual(large.slice(0, 5 * K), small);
+});
+
+test('bayes with the oracle prior (around the clean posteriors) is closer still, and says attackerKnows oracle', async () => {
+  const clean = cleanRows(40);
+  const answerPrior = meanL1(await askAll(await wrap(flatteningBlackBox(clean)), [16, 16, 8]), clean);
+  const oraclePrior = meanL1(await askAll(await wrap(flatteningBlackBox(clean), clean), [16, 16, 8]), clean);
+  assert.ok(oraclePrior < 0.5 * answerPrior, `mean L1 to the clean posteriors: oracle prior ${oraclePrior.toFixed(4)}, answer prior ${answerPrior.toFixed(4)}`);
+  assert.equal(bayes.attackerKnows({ bayesSamples: 400, bayesPrior: 'oracle', concentration: 8 }), 'oracle');
+  assert.equal(bayes.attackerKnows({ bayesSamples: 400, bayesPrior: 'answer', concentration: 8 }), 'defense-params');
 });

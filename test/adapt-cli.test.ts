@@ -75,9 +75,15 @@ test('poison attack --adapt bayes against reverse sigmoid: one query per image, 
   const r = ws.poison([...base, '--defense', 'reverse-sigmoid', '--beta', '0.3', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as { adaptation: unknown; attackerKnows: unknown; runs: { queries: number; images: number }[] };
-  assert.deepEqual(result.adaptation, { name: 'bayes', settings: { bayesSamples: 50, concentration: 8 } });
+  assert.deepEqual(result.adaptation, { name: 'bayes', settings: { bayesSamples: 50, bayesPrior: 'answer', concentration: 8 } });
   assert.equal(result.attackerKnows, 'defense-params');
   assert.deepEqual(result.runs.map((run) => [run.queries, run.images]), [[20, 20]]);
+
+  const oracleOut = path.join(ws.root, 'bayes-oracle');
+  const oracle = ws.poison([...base, '--bayes-prior', 'oracle', '--defense', 'reverse-sigmoid', '--beta', '0.3', '--out', oracleOut]);
+  assert.equal(oracle.status, 0, oracle.stderr);
+  const oracleResult = JSON.parse(await fs.readFile(path.join(oracleOut, 'result.json'), 'utf8')) as { attackerKnows: unknown };
+  assert.equal(oracleResult.attackerKnows, 'oracle', 'the oracle prior reads the clean posteriors: an upper bound');
 
   const madOut = path.join(ws.root, 'bayes-mad');
   const mad = ws.poison([...base, '--defense', 'mad', '--eps', '0.5', '--out', madOut]);

@@ -76,7 +76,17 @@ async function ask(oracle: QueryOracle, batches: number[], seed = 3): Promise<Fl
 }
 
 const wrap = (blackBox: QueryOracle, qpi: number): Promise<QueryOracle> =>
-  smoothing.wrap(blackBox, { settings: { qpi }, rng: new Rng(5).fork('adapt'), input: INPUT, family: 'mnist', numClasses: K, standInDefense: () => Promise.reject(new Error('smoothing needs no stand-in')) });
+  smoothing.wrap(blackBox, {
+    settings: { qpi },
+    rng: new Rng(5).fork('adapt'),
+    input: INPUT,
+    family: 'mnist',
+    numClasses: K,
+    standInDefense: () => Promise.reject(new Error('smoothing needs no stand-in')),
+    cleanAnswers: () => {
+      throw new Error('smoothing reads no clean answers');
+    },
+  });
 
 before(async () => {
   await initEngine({ backend: 'wasm' });

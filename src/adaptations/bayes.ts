@@ -6,12 +6,14 @@
  * τ = max(0.01, min ‖ỹ − D(u)‖₁). When the stand-in kept the top-1 of every u of the table, only
  * the u with ỹ's top-1 are candidates (the reference's top-1-preserving flag, measured instead of
  * listed). Prior `answer` (poison's default, computable by the attacker): Dir(K·c·ỹ), c =
- * `--concentration`; the reference's is centred on the victim's clean posterior, which no real
- * attacker sees. One query per image.
+ * `--concentration`; prior `oracle` (the reference's, an upper bound): Dir(K·c·y) around the
+ * victim's clean posterior y, which no real attacker sees. One query per image.
  */
 import type { QueryBatch, QueryOracle } from '../attacks/types.js';
 import type { Rng } from '../util/rng.js';
 import type { AdaptationDefinition, AdaptationSettings, StandInDefense } from './types.js';
+
+const PRIORS = ['answer', 'oracle'] as const;
 
 const numberOf = (settings: AdaptationSettings, key: string): number => {
   const v = settings[key];
@@ -24,13 +26,15 @@ export const bayes: AdaptationDefinition = {
   summary: 'the ABC estimate of E[u | ỹ] from a table of (u, D(u)) simulated with a stand-in defense',
   params: [
     { key: 'bayesSamples', flag: '--bayes-samples <n>', help: 'N: prior draws u per answer, each passed through the stand-in defense', kind: 'number', range: { integer: true, min: 1, max: 1_000_000 }, default: 1000 },
+    { key: 'bayesPrior', flag: '--bayes-prior <name>', help: "centre of the Dirichlet prior: the answer received, or the victim's clean posterior (oracle: an upper bound)", kind: 'choice', choices: PRIORS, default: 'answer' },
     { key: 'concentration', flag: '--concentration <c>', help: "c: the answer prior Dir(K·c·ỹ)'s concentration per class", kind: 'number', range: { gt: 0 }, default: 8 },
   ],
-  attackerKnows: () => 'defense-params',
+  attackerKnows: (settings) => (settings.bayesPrior === 'oracle' ? 'oracle' : 'defense-params'),
   queriesPerImage: () => 1,
   async wrap(blackBox, ctx) {
     const standIn = await ctx.standInDefense();
-    return new BayesOracle(blackBox, standIn, ctx.rng, numberOf(ctx.settings, 'bayesSamples'), numberOf(ctx.settings, 'concentration'));
+    const centres = ctx.settings.bayesPrior === 'oracle' ? (from: number, count: number) => ctx.cleanAnswers(from, count) : null;
+    return new BayesOracle(blackBox, standIn, ctx.rng, numberOf(ctx.settings, 'bayesSamples'), numberOf(ctx.settings, 'concentration'), centres);
   },
 };
 
@@ -63,6 +67,8 @@ class BayesOracle implements QueryOracle {
     private readonly rng: Rng,
     private readonly samples: number,
     private readonly concentration: number,
+    /** The oracle prior's centres (the clean posteriors of queries from..from+count); null: the answers. */
+    private readonly cleanAnswers: ((from: number, count: number) => Float32Array) | null,
   ) {}
 
   get numClasses(): number {
@@ -82,6 +88,7 @@ class BayesOracle implements QueryOracle {
     const K = this.numClasses;
     const n = answers.length / K;
     const N = this.samples;
+    const centres = this.cleanAnswers ? this.cleanAnswers(this.blackBox.queriesUsed - n, n) : answers;
     // Every answer's table in one stand-in pass: n·N rows u, drawn from the answer's own stream
     // (named by its place in the query phase, so prefixes of a larger budget are the same).
     const table = new Float32Array(n * N * K);
@@ -92,7 +99,7 @@ class BayesOracle implements QueryOracle {
         let sum = 0;
         for (let k = 0; k < K; k++) {
           // A zero entry (top-k, rounding) still gets a tiny shape: Dir needs every α > 0.
-          const alpha = Math.max(K * this.concentration * answers[i * K + k]!, 1e-3);
+          const alpha = Math.max(K * this.concentration * centres[i * K + k]!, 1e-3);
           sum += table[at + k] = gamma(alpha, rng);
         }
         for (let k = 0; k < K; k++) table[at + k] = sum > 0 ? table[at + k]! / sum : 1 / K;

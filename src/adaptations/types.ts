@@ -55,6 +55,11 @@ interface AdaptationContext {
    * or the defender's private models.
    */
   standInDefense(): Promise<StandInDefense>;
+  /**
+   * The victim's clean posteriors of black-box queries from..from+count (row-major): an oracle no
+   * real attacker has, for the variants that record attackerKnows `oracle` (upper bounds).
+   */
+  cleanAnswers(from: number, count: number): Float32Array;
 }
 
 export interface AdaptationDefinition {

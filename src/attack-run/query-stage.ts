@@ -152,6 +152,7 @@ export async function collectTransferSet(
         standIns.push(standIn);
         return { apply: (rows) => releasedRows(standIn, rows, null, K) };
       },
+      cleanAnswers: (from, count) => blackBox.log.clean.toArray(from + count).slice(from * K),
     });
     // The stand-ins live as long as the query phase (the attack's oracle may use them to the end).
     const transfer = await definition.run(context(oracle), sources).finally(() => {
