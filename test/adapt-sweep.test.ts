@@ -10,6 +10,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { VOLATILE_COLUMNS } from '../src/sweep/report/sweep-csv.js';
+import { attackLabels } from '../src/sweep/plan/grid.js';
+import type { AttackEntry } from '../src/sweep/config/config-types.js';
 import { useVictimWorkspace } from './helpers/victim-workspace.js';
 
 const ws = useVictimWorkspace('poison-adapt-sweep-');
@@ -59,7 +61,7 @@ test('a sweep with an adapt: entry runs adapted cells, and a resumed sweep gives
   }
   const naive = first.rows.filter((row) => !row.attack_settings!.includes('adapt='));
   assert.equal(naive.length, 2);
-  assert.notEqual(new Set(first.rows.map((row) => row.attack_label)).size, 1, 'the adapted entry has its own label');
+  assert.deepEqual([...new Set(first.rows.map((row) => row.attack_label))].sort(), ['knockoff', 'knockoff + smoothing'], 'the adapted entry has its own label');
 
   // Kill the adapted cells (their cell files gone): the rerun computes them again, identically.
   for (const row of adapted) await fs.rm(path.join(ws.root, 'adapt-sweep', 'cells', `${row.cell_id!}.json`));
@@ -83,4 +85,22 @@ test('a bad adapt: in a sweep config is refused before anything runs, naming whe
     assert.ok(!r.stderr.includes('    at '), r.stderr);
     await assert.rejects(fs.access(path.join(ws.root, 'bad-sweep', 'sweep.csv')));
   }
+});
+
+test('attack labels: an adapted entry says its adaptation, an oracle one is marked as an upper bound, naive labels are unchanged', () => {
+  const entry = (index: number, params: AttackEntry['params']): AttackEntry => ({ name: 'knockoff', params: { labelMode: 'probs', ...params }, index, budgets: null, budgetsNode: null });
+  const labels = attackLabels([
+    entry(0, {}),
+    entry(1, { labelMode: 'argmax' }),
+    entry(2, { adapt: 'bayes', bayesSamples: 1000, bayesPrior: 'answer', concentration: 8 }),
+    entry(3, { adapt: 'bayes', bayesSamples: 1000, bayesPrior: 'oracle', concentration: 8 }),
+    entry(4, { adapt: 'smoothing', qpi: 3 }),
+  ]);
+  assert.deepEqual([...labels.entries()].sort((a, b) => a[0] - b[0]).map(([, label]) => label), [
+    'knockoff (labelMode=probs)',
+    'knockoff (labelMode=argmax)',
+    'knockoff + bayes (bayesPrior=answer)',
+    'knockoff + bayes (bayesPrior=oracle) [oracle: upper bound]',
+    'knockoff + smoothing',
+  ]);
 });
