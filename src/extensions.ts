@@ -1,9 +1,10 @@
 /**
- * Attacks and defenses declared outside src/ (a test's stand-in, an experiment of one's own),
+ * Attacks, defenses and adaptations declared outside src/ (a test's stand-in, an experiment of one's own),
  * each in one file, loaded from the modules named in POISON_EXTENSION_MODULES (compiled JS paths,
  * separated by the platform's path delimiter) before a command or a sweep worker reads the
  * registries. A module exports `attacks`, an array of attack declarations (src/attacks/types.ts),
- * and/or `defenses`, an array of defense declarations (src/defenses/definition.ts). Nothing in
+ * `defenses`, an array of defense declarations (src/defenses/definition.ts), and/or
+ * `adaptations`, an array of adaptation declarations (src/adaptations/types.ts). Nothing in
  * src/ knows any of them: without the variable this loads nothing.
  */
 import * as path from 'node:path';
@@ -13,6 +14,8 @@ import { registerAttack } from './attacks/registry.js';
 import type { AttackDefinition } from './attacks/types.js';
 import { registerDefense } from './defenses/registry.js';
 import type { DefenseDefinition } from './defenses/definition.js';
+import { registerAdaptation } from './adaptations/registry.js';
+import type { AdaptationDefinition } from './adaptations/types.js';
 
 export const EXTENSIONS_ENV = 'POISON_EXTENSION_MODULES';
 
@@ -27,15 +30,21 @@ export async function loadExtensions(env: NodeJS.ProcessEnv = process.env): Prom
     } catch (err) {
       throw new UsageError(`${EXTENSIONS_ENV}: cannot load ${file} (${err instanceof Error ? err.message : String(err)})`);
     }
-    const { attacks, defenses } = loaded as { attacks?: unknown; defenses?: unknown };
+    const { attacks, defenses, adaptations } = loaded as { attacks?: unknown; defenses?: unknown; adaptations?: unknown };
     const valid = (list: unknown, check: (v: unknown) => boolean): boolean => list === undefined || (Array.isArray(list) && list.every(check));
-    if ((attacks === undefined && defenses === undefined) || !valid(attacks, isAttackDefinition) || !valid(defenses, isDefenseDefinition)) {
+    if (
+      (attacks === undefined && defenses === undefined && adaptations === undefined) ||
+      !valid(attacks, isAttackDefinition) ||
+      !valid(defenses, isDefenseDefinition) ||
+      !valid(adaptations, isAdaptationDefinition)
+    ) {
       throw new UsageError(
-        `${EXTENSIONS_ENV}: ${file} does not export \`attacks\` (an array of attack declarations) or \`defenses\` (an array of defense declarations)`,
+        `${EXTENSIONS_ENV}: ${file} does not export \`attacks\` (an array of attack declarations), \`defenses\` (an array of defense declarations) or \`adaptations\` (an array of adaptation declarations)`,
       );
     }
     for (const attack of (attacks ?? []) as AttackDefinition[]) registerAttack(attack);
     for (const defense of (defenses ?? []) as DefenseDefinition[]) registerDefense(defense);
+    for (const adaptation of (adaptations ?? []) as AdaptationDefinition[]) registerAdaptation(adaptation);
   }
 }
 
@@ -51,5 +60,13 @@ function isDefenseDefinition(value: unknown): value is DefenseDefinition {
   return (
     typeof d.name === 'string' && typeof d.summary === 'string' && Array.isArray(d.params) && (d.operatingAxis === null || typeof d.operatingAxis === 'string') &&
     typeof d.drawsRandomness === 'function' && typeof d.sideInfoIdentity === 'function' && typeof d.create === 'function'
+  );
+}
+
+function isAdaptationDefinition(value: unknown): value is AdaptationDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const a = value as Partial<Record<keyof AdaptationDefinition, unknown>>;
+  return (
+    typeof a.name === 'string' && Array.isArray(a.params) && typeof a.attackerKnows === 'function' && typeof a.queriesPerImage === 'function' && typeof a.wrap === 'function'
   );
 }

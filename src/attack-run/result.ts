@@ -7,6 +7,7 @@
 import type { Provenance } from '../util/provenance.js';
 import type { DefenseSpec } from '../defenses/spec.js';
 import type { AttackName, LabelMode } from '../attacks/names.js';
+import type { AdaptationSpec, AttackerKnows } from '../adaptations/types.js';
 import type { DefenderUtility } from './defender-utility.js';
 import type { QueryStatsReport } from '../blackbox/stats.js';
 import type { AttackerScore } from './train-attacker.js';
@@ -22,8 +23,10 @@ export function budgetDirName(budget: number): string {
 
 export interface AttackRun {
   budget: number;
-  /** Queries the black box answered for this budget's transfer set (always = budget). */
+  /** Queries the black box answered for this budget's transfer set (= budget, or less when an adaptation spends several per image). */
   queries: number;
+  /** Images the attacker trains on: queries / the adaptation's queries per image (= queries without one). */
+  images: number;
   /** Folder of this budget's attacker model and per-epoch log, relative to result.json. */
   modelDir: string;
   attacker: AttackerScore;
@@ -38,6 +41,10 @@ export interface AttackResult {
   kind: 'attack-result';
   format: number;
   attack: AttackName;
+  /** How the attacker adapts to the defense (src/adaptations), with its settings; null: the naive attacker. */
+  adaptation: AdaptationSpec | null;
+  /** What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md); null: no adaptation. */
+  attackerKnows: AttackerKnows | null;
   labelMode: LabelMode;
   seed: number;
   victim: { dir: string; arch: string; dataset: string; numClasses: number; weightsSha256: string };

@@ -4,8 +4,7 @@
  * score everything and write it all to --out in one atomic rename.
  *
  * Stages (timed separately): eval (the victim's clean posteriors and the defense on the test
- * set), query (the transfer set: live, or replayed from the cache for non-adaptive attacks),
- * train (attackers). Clean posteriors are cached on disk (test set and non-adaptive transfer sets),
+ * set), query (the transfer set: query-stage.ts), train (attackers). Clean posteriors are cached on disk (test set and non-adaptive transfer sets),
  * so a sweep over defenses runs the victim once per image.
  */
 import * as path from 'node:path';
@@ -13,7 +12,6 @@ import * as tf from '@tensorflow/tfjs';
 import { stringify } from 'csv-stringify/sync';
 import { canConvert } from '../data/convert.js';
 import { loadImageSet } from '../data/index.js';
-import type { ImageSet } from '../data/types.js';
 import { UsageError } from '../errors.js';
 import { engineInfo, initEngine } from '../engine/backend.js';
 import { loadSavedModel, saveModel, type ModelParams } from '../models/io.js';
@@ -24,29 +22,19 @@ import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { attackDefinition } from '../attacks/registry.js';
 import { attackSettingsOf, seedSetShortfall } from '../attacks/names.js';
-import type { AttackContext, AttackSources, QueryOracle } from '../attacks/types.js';
+import type { AttackSources } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
-import { imageSize } from '../attacks/pixels.js';
+import { adaptationDefinition } from '../adaptations/registry.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
-import { createAttackDefenses, defenseContext, type AttackDefenses } from './defense-adapter.js';
-import { none } from '../defenses/none.js';
+import { createAttackDefenses, type AttackDefenses } from './defense-adapter.js';
 import { describeDefense } from '../defenses/spec.js';
 import type { Defense } from '../defenses/types.js';
-import { BlackBoxOracle } from './oracle.js';
 import { hashFile } from '../cache/content-hash.js';
-import { dataInput, inputHashes, modelInput, type CacheInput } from '../cache/key.js';
-import {
-  loadCachedPosteriors,
-  loadCachedSide,
-  storeCachedPosteriors,
-  storeCachedSide,
-  type CachedPosteriors,
-  type PosteriorCacheKey,
-} from './posterior-cache.js';
+import { dataInput, modelInput, type CacheInput } from '../cache/key.js';
+import { loadCachedPosteriors, storeCachedPosteriors, type PosteriorCacheKey } from './posterior-cache.js';
 import { cleanRows, releasedRows, sideRows } from './posteriors.js';
-import { loadStoredQueries, storeQueries, type QueryStoreKey } from './query-store.js';
-import type { SideRows } from './side-rows.js';
+import { collectTransferSet, declaredAttackSettings, ownAttackSettings, withSide, type PreparedRun } from './query-stage.js';
 import { StageProgress } from './reporter.js';
 import { ATTACKER_LOG_FILE, budgetDirName, POLICY_PLOT_FILE, RESULT_FILE, RESULT_FORMAT, type AttackResult, type AttackRun } from './result.js';
 import { policyPlotSvg, queryPolicyReport } from './policy-plot.js';
@@ -100,6 +88,11 @@ function checkBudgets(spec: AttackSpec): void {
     if (i > 0 && b <= spec.budgets[i - 1]!) throw new UsageError(`--budget values must be distinct and ascending, got ${spec.budgets.join(',')}`);
   }
   const largest = spec.budgets[spec.budgets.length - 1]!;
+  if (spec.adapt) {
+    // Budgets count queries: the smallest must buy the attack at least one image.
+    const perImage = adaptationDefinition(spec.adapt.name).queriesPerImage(spec.adapt.settings);
+    if (spec.budgets[0]! < perImage) throw new UsageError(`--budget ${spec.budgets[0]!} buys no image at ${perImage} queries per image (${spec.adapt.name})`);
+  }
   if (spec.queryBudget !== undefined && !(Number.isInteger(spec.queryBudget) && spec.queryBudget >= largest)) {
     throw new Error(`the query budget ${spec.queryBudget} must be a whole number ≥ the largest budget ${largest}`);
   }
@@ -107,25 +100,6 @@ function checkBudgets(spec: AttackSpec): void {
   if (attackDefinition(spec.attack).servesPrefixes === false && (spec.budgets.length > 1 || (spec.queryBudget ?? largest) > largest)) {
     throw new UsageError(`${spec.attack} cannot serve several budgets from one run (its queries depend on the budget): pass one --budget`);
   }
-}
-
-/** Everything checked and loaded before the first query. */
-interface PreparedRun {
-  params: ModelParams;
-  victimWeights: string;
-  /** The victim as cache keys name it (its files' content hash) and headers record it. */
-  victimInput: CacheInput;
-  /** The engine that computes every cached row (rows differ in their last bits between engines). */
-  backend: Record<string, unknown>;
-  /** How the query images were loaded, hashed: the pool, or the seed set's source. */
-  queryInput: CacheInput;
-  attackerArch: ModelParams['arch'];
-  maxBudget: number;
-  /** Length of a transfer set kept for other runs (spec.queryBudget, default maxBudget). */
-  queryBudget: number;
-  sources: AttackSources;
-  test: ImageSet;
-  querySource: AttackResult['querySource'];
 }
 
 async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: string, victimInput: CacheInput): Promise<PreparedRun> {
@@ -136,6 +110,9 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   const maxBudget = spec.budgets[spec.budgets.length - 1]!;
   const definition = attackDefinition(spec.attack);
   const queryBudget = spec.queryBudget ?? maxBudget;
+  const queriesPerImage = spec.adapt ? adaptationDefinition(spec.adapt.name).queriesPerImage(spec.adapt.settings) : 1;
+  // The attack asks about images; budgets count the black box's queries.
+  const imagesFor = (queries: number): number => Math.floor(queries / queriesPerImage);
   const sources: AttackSources = { jacobian: spec.jacobian, settings: attackSettingsOf(definition.params, spec.settings ?? {}) };
   let querySource: AttackResult['querySource'];
   let queryInput: CacheInput;
@@ -143,7 +120,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
     const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
     canConvert(pool, input);
-    if (queryBudget > pool.count) {
+    if (imagesFor(queryBudget) > pool.count) {
       throw new UsageError(`--budget ${queryBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
     }
     sources.pool = pool;
@@ -151,7 +128,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     queryInput = dataInput('query pool', pool, { dataDir: spec.querysetDir });
   } else {
     // The smallest budget decides: each budget's attacker trains on the first B queries.
-    const shortfall = seedSetShortfall(spec.budgets[0]!, spec.jacobian.seedSize);
+    const shortfall = seedSetShortfall(imagesFor(spec.budgets[0]!), spec.jacobian.seedSize);
     if (shortfall !== null) throw new UsageError(shortfall);
     const seedPool = await loadImageSet(params.dataset, 'train', { dataDir: spec.dataDir });
     if (spec.jacobian.seedSize > seedPool.count) {
@@ -162,7 +139,7 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
     queryInput = dataInput('seed pool', seedPool, { dataDir: spec.dataDir });
   }
   const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
-  return { params, victimWeights, victimInput, backend: engineIdentity(), queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource };
+  return { params, victimWeights, victimInput, backend: engineIdentity(), queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource, queriesPerImage };
 }
 
 /**
@@ -182,21 +159,6 @@ function engineIdentity(): Record<string, unknown> {
     webgpuAdapter: e.webgpuAdapter,
     webgpuKernels: e.webgpuKernels,
   };
-}
-
-/** The defense's side rows for a cache entry's images: read from the cache, or computed and stored. */
-async function withSide(
-  entry: CachedPosteriors | null,
-  defense: Defense,
-  compute: () => Promise<SideRows | null>,
-): Promise<SideRows | null> {
-  if (defense.sideInfoKey === null) return null;
-  const source = { sideInfoKey: defense.sideInfoKey, inputs: defense.inputs ?? [] };
-  const cached = entry ? await loadCachedSide(entry, source) : null;
-  if (cached) return cached;
-  const side = await compute();
-  if (entry && side) await storeCachedSide(entry, source, side);
-  return side;
 }
 
 /** The victim's clean test posteriors (cached), the defense on them, and the defender's utility. */
@@ -225,172 +187,6 @@ async function evaluateDefender(
   return { utility: await defenderUtility(clean, released, test.labels, K, defense.ball), victimArgmax: argmaxRows(clean, K) };
 }
 
-/** The transfer set and what each budget needs of it: y and ỹ of every query, in order. */
-interface QueryStage {
-  /** At least maxBudget rows: each budget uses its prefix. */
-  transfer: TransferSet;
-  /** The first n rows of the clean answers y, and of the released ỹ. */
-  clean(n: number): Float32Array;
-  released(n: number): Float32Array;
-  cache: AttackResult['transferSet'];
-}
-
-/** A stage answered by a black box that must have used its whole budget. */
-function oracleStage(transfer: TransferSet, oracle: BlackBoxOracle, cache: AttackResult['transferSet']): QueryStage {
-  if (oracle.queriesUsed !== oracle.budget || transfer.count !== oracle.budget) {
-    throw new Error(`${transfer.attack} sent ${oracle.queriesUsed} queries and kept ${transfer.count} for a budget of ${oracle.budget}`);
-  }
-  return { transfer, clean: (n) => oracle.log.clean.toArray(n), released: (n) => oracle.log.released.toArray(n), cache };
-}
-
-async function collectTransferSet(
-  spec: AttackSpec,
-  run: PreparedRun,
-  victim: tf.LayersModel,
-  defense: Defense,
-  reporter: StageProgress,
-): Promise<QueryStage> {
-  let victimRuns = 0;
-  const countRun = (): void => {
-    victimRuns++;
-  };
-  const definition = attackDefinition(spec.attack);
-  const { params, maxBudget, sources } = run;
-  const K = params.numClasses;
-  const context = (oracle: QueryOracle): AttackContext => ({
-    oracle,
-    budget: oracle.budget,
-    // A fresh stream per pass, so a cache-filling pass and its replay draw the same queries.
-    rng: new Rng(spec.seed).fork('attack'),
-    input: params.input,
-    numClasses: K,
-    labelMode: spec.labelMode,
-    queryBatchSize: spec.queryBatchSize,
-    buildSubstitute: (rng) => buildAttacker(run.attackerArch, params.input, K, rng),
-    substituteBatchSize: spec.training.batchSize,
-    reporter,
-  });
-  const pool = sources.pool;
-  if (definition.adaptive && spec.queryStore) {
-    // The answers depend on the defense, so the whole query phase is what is kept.
-    const store = spec.queryStore;
-    const identity = adaptiveQueryIdentity(spec, run, defense);
-    const size = imageSize(params.input);
-    const stored = await loadStoredQueries(store, identity, maxBudget, size, K);
-    if (stored) {
-      reporter.line(`replaying the first ${maxBudget} queries stored in ${stored.dir}`);
-      const cleanRows = stored.clean;
-      const releasedRows = stored.released;
-      const images = stored.images;
-      let transferImages: TransferSet['images'];
-      if (images.kind === 'pixels') transferImages = { kind: 'pixels', pixels: images.pixels };
-      else if (pool) transferImages = { kind: 'pool', pool, indices: images.indices };
-      else throw new Error(`${stored.dir} holds query-pool images, and ${spec.attack} has no pool`);
-      return {
-        transfer: {
-          attack: spec.attack,
-          count: stored.count,
-          numClasses: K,
-          input: params.input,
-          images: transferImages,
-          released: releasedRows,
-          ...(stored.policy ? { policy: stored.policy } : {}),
-        },
-        clean: (n) => cleanRows.slice(0, n * K),
-        released: (n) => releasedRows.slice(0, n * K),
-        cache: { cache: 'hit', cacheEntry: stored.dir, victimQueryBatches: 0 },
-      };
-    }
-    reporter.line(`querying the victim ${run.queryBudget} times (stored under ${store} for the budgets up to ${run.queryBudget})`);
-    const oracle = BlackBoxOracle.live(victim, defense, params.input, run.queryBudget, countRun);
-    const transfer = await definition.run(context(oracle), sources);
-    const stage = oracleStage(transfer, oracle, { cache: 'off', cacheEntry: null, victimQueryBatches: 0 });
-    const dir = await storeQueries(
-      store,
-      identity,
-      {
-        count: transfer.count,
-        images: transfer.images.kind === 'pixels' ? { kind: 'pixels', pixels: transfer.images.pixels } : { kind: 'pool', indices: transfer.images.indices },
-        clean: oracle.log.clean.toArray(),
-        released: oracle.log.released.toArray(),
-        ...(transfer.policy ? { policy: transfer.policy } : {}),
-      },
-      size,
-      K,
-    );
-    return { ...stage, cache: { cache: 'miss', cacheEntry: dir, victimQueryBatches: victimRuns } };
-  }
-  if (definition.adaptive || !spec.cacheDir || !pool) {
-    const oracle = BlackBoxOracle.live(victim, defense, params.input, maxBudget, countRun);
-    const transfer = await definition.run(context(oracle), sources);
-    return oracleStage(transfer, oracle, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns });
-  }
-  // Keyed by the query budget: one entry serves every budget up to it (a sweep's largest).
-  const key: PosteriorCacheKey = {
-    kind: 'transfer',
-    identity: {
-      attack: spec.attack,
-      jacobian: declaredAttackSettings(spec),
-      attackSettings: ownAttackSettings(spec),
-      victim: run.victimInput.sha256,
-      pool: { dataset: pool.dataset, split: pool.split, count: pool.count, sha256: run.queryInput.sha256 },
-      budget: run.queryBudget,
-      seed: spec.seed,
-      queryBatchSize: spec.queryBatchSize,
-      backend: run.backend,
-    },
-    inputs: [run.victimInput, run.queryInput],
-  };
-  let entry = await loadCachedPosteriors(spec.cacheDir, key);
-  const hit = entry !== null;
-  if (!entry) {
-    reporter.line(`querying the victim for the transfer set (cached under ${spec.cacheDir})`);
-    const cleanRelease = await none.create({ name: none.name }, defenseContext(params, spec.seed, spec.victim));
-    const recorder = BlackBoxOracle.live(victim, cleanRelease, params.input, run.queryBudget, countRun);
-    const clean = await definition.run(context(recorder), sources).finally(() => cleanRelease.dispose());
-    if (clean.images.kind !== 'pool') throw new Error('a cached transfer set must consist of pool images');
-    entry = await storeCachedPosteriors(spec.cacheDir, key, clean.images.indices, clean.released, K);
-  }
-  const cached = entry;
-  const side = await withSide(cached, defense, () => sideRows(defense, pool, cached.poolIndices, params.input));
-  // Only this run's budgets are answered (and defended): the first maxBudget rows of the entry.
-  const oracle = BlackBoxOracle.replay({ poolIndices: cached.poolIndices, clean: cached.clean, side }, defense, params.input, maxBudget);
-  const transfer = await definition.run(context(oracle), sources);
-  return oracleStage(transfer, oracle, { cache: hit ? 'hit' : 'miss', cacheEntry: cached.dir, victimQueryBatches: victimRuns });
-}
-
-/**
- * Everything an adaptive attack's queries and answers depend on: the victim's content, the attack
- * and its settings, the defense (its settings and its helper models' content, through its
- * sideInfoKey and inputs), the substitutes of its rounds (the attacker's architecture and batch
- * size), the label mode they train on, the query batches, the seed, the content of the images
- * it starts from, the backend, and how long the kept phase is. Not the attackers' training or
- * the test set.
- */
-function adaptiveQueryIdentity(spec: AttackSpec, run: PreparedRun, defense: Defense): QueryStoreKey {
-  const defenseInputs = defense.inputs ?? [];
-  return {
-    identity: {
-      attack: spec.attack,
-      settings: declaredAttackSettings(spec),
-      attackSettings: ownAttackSettings(spec),
-      victim: run.victimInput.sha256,
-      defense: spec.defense,
-      defenseSide: defense.sideInfoKey,
-      defenseInputs: inputHashes(defenseInputs),
-      labelMode: spec.labelMode,
-      substitute: { arch: run.attackerArch, batchSize: spec.training.batchSize },
-      queryBatchSize: spec.queryBatchSize,
-      seed: spec.seed,
-      // The images by content (the pool's or seed pool's hash), not by the folder they came from.
-      source: { kind: run.querySource.kind, dataset: run.querySource.dataset, split: run.querySource.split, count: run.querySource.count, sha256: run.queryInput.sha256 },
-      queries: run.queryBudget,
-      backend: run.backend,
-    },
-    inputs: [run.victimInput, run.queryInput, ...defenseInputs],
-  };
-}
-
 async function execute(
   spec: AttackSpec,
   run: PreparedRun,
@@ -402,15 +198,7 @@ async function execute(
   startedAt: Date,
   started: number,
 ): Promise<AttackResult> {
-  const reporter = new StageProgress(spec.quiet === true, {
-    attack: spec.attack,
-    defense: describeDefense(spec.defense),
-    queries: run.queryBudget,
-    budgets: spec.budgets,
-    epochs: spec.training.epochs,
-    batchSize: spec.training.batchSize,
-    backend: engineInfo().backend,
-  });
+  const reporter = new StageProgress(spec.quiet === true);
   const { params } = run;
   const K = params.numClasses;
   let result: AttackResult | undefined;
@@ -427,7 +215,8 @@ async function execute(
     const stage = await collectTransferSet(spec, run, victimModel, defense, reporter);
     reporter.done();
     const querySeconds = (performance.now() - queryStart) / 1000;
-    if (stage.transfer.count < run.maxBudget) throw new Error(`${spec.attack} collected ${stage.transfer.count} queries for a budget of ${run.maxBudget}`);
+    const imagesFor = (budget: number): number => Math.floor(budget / run.queriesPerImage);
+    if (stage.transfer.count < imagesFor(run.maxBudget)) throw new Error(`${spec.attack} collected ${stage.transfer.count} images for a budget of ${run.maxBudget} queries`);
     hooks.onTransferSet?.(stage.transfer);
 
     const scoring: ScoringSet = { test: run.test, count: run.test.count, input: params.input, victimArgmax };
@@ -440,7 +229,7 @@ async function execute(
         const score = await trainAndScoreAttacker({
           model,
           transfer: stage.transfer,
-          budget,
+          budget: imagesFor(budget),
           labelMode: spec.labelMode,
           settings: spec.training,
           rng: rng.fork('shuffle'),
@@ -453,11 +242,14 @@ async function execute(
         });
         trainSeconds += score.trainSeconds;
         const amplification = errorAmplification(baseline, budget, score.accuracy);
-        const queryDistortion = await releaseStats(stage.clean(budget), stage.released(budget), K, budget, defense.ball);
+        const images = imagesFor(budget);
+        const queries = images * run.queriesPerImage;
+        const queryDistortion = await releaseStats(stage.clean(queries), stage.released(queries), K, queries, defense.ball);
         const modelDir = budgetDirName(budget);
         runs.push({
           budget,
-          queries: budget,
+          queries,
+          images,
           modelDir,
           attacker: score,
           queryDistortion,
@@ -481,6 +273,8 @@ async function execute(
       kind: 'attack-result',
       format: RESULT_FORMAT,
       attack: spec.attack,
+      adaptation: spec.adapt ?? null,
+      attackerKnows: spec.adapt ? adaptationDefinition(spec.adapt.name).attackerKnows(spec.adapt.settings) : null,
       labelMode: spec.labelMode,
       seed: spec.seed,
       victim: { dir: spec.victim, arch: params.arch, dataset: params.dataset, numClasses: K, weightsSha256: run.victimWeights },
@@ -537,24 +331,13 @@ async function saveAttacker(
   );
 }
 
-/** The Jacobian settings the attack declares, in the bag's order; null for an attack with none. */
-function declaredAttackSettings(spec: AttackSpec): Record<string, unknown> | null {
-  const jacobianKeys = new Set(attackDefinition(spec.attack).params.filter((p) => p.bag === 'jacobian').map((p) => p.key));
-  return jacobianKeys.size === 0 ? null : Object.fromEntries(Object.entries(spec.jacobian).filter(([key]) => jacobianKeys.has(key)));
-}
-
-/** The attack's own settings (bag 'attack'), defaults filled in, in its declared order; null for an attack with none. */
-function ownAttackSettings(spec: AttackSpec): Record<string, unknown> | null {
-  const settings = attackSettingsOf(attackDefinition(spec.attack).params, spec.settings ?? {});
-  return Object.keys(settings).length === 0 ? null : settings;
-}
-
 function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unknown> {
   const definition = attackDefinition(spec.attack);
   const settings = ownAttackSettings(spec);
   return {
     victim: spec.victim,
     attack: spec.attack,
+    adapt: spec.adapt ?? null,
     budgets: spec.budgets,
     labelMode: spec.labelMode,
     defense: spec.defense,

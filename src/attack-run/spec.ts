@@ -9,11 +9,14 @@ import type { TrainSettings } from '../train/loop.js';
 import type { TrainingPreset } from '../train/defaults.js';
 import type { AttackName, AttackSettings, JacobianSettings, LabelMode } from '../attacks/names.js';
 import type { DefenseSpec } from '../defenses/spec.js';
+import type { AdaptationSpec } from '../adaptations/types.js';
 
 export interface AttackSpec {
   /** A model directory written by `poison train` (model.json, weights.bin, params.json). */
   victim: string;
   attack: AttackName;
+  /** How the attacker adapts to the defense (src/adaptations); absent or null: it does not. */
+  adapt?: AdaptationSpec | null;
   /** Ascending, distinct. One fresh attacker per budget, trained on the first B queries. */
   budgets: number[];
   labelMode: LabelMode;

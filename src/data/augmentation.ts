@@ -47,7 +47,7 @@ export function describeAugmentation(a: Augmentation | null): string {
  * reference crops CIFAR's 32×32 back to 32×32).
  */
 export function augmentImages(
-  pixels: Uint8Array,
+  pixels: Uint8Array | Float32Array,
   count: number,
   height: number,
   width: number,
@@ -61,7 +61,8 @@ export function augmentImages(
   }
   const size = height * width * channels;
   const row = width * channels;
-  const scratch = new Uint8Array(size);
+  // Float pixels too: the smoothing attacker augments queries that are no longer stored bytes.
+  const scratch = pixels instanceof Float32Array ? new Float32Array(size) : new Uint8Array(size);
   for (let i = 0; i < count; i++) {
     const image = pixels.subarray(i * size, (i + 1) * size);
     if (crop) {

@@ -21,6 +21,8 @@ import type { AttackParam } from '../../attacks/params.js';
 import { attackDefinition, attackNames, attackParamTable } from '../../attacks/registry.js';
 import type { AttackDefinition } from '../../attacks/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
+import { adaptationDefinition, adaptationNames, adaptationParamTable, adaptationSpecOf } from '../../adaptations/registry.js';
+import type { AdaptationSpec } from '../../adaptations/types.js';
 import { TRAINING_PRESETS, trainingDefaultsTable } from '../../train/defaults.js';
 import { addAttackerTrainingFlags, attackerTrainingFromFlags } from '../training-flags.js';
 
@@ -68,6 +70,27 @@ function checkAttackOnlyFlags(attack: AttackDefinition, flags: Flags): void {
   }
 }
 
+/**
+ * The adaptation of --adapt with its settings from their flags (declared defaults for the
+ * others); an adaptation's flag without it, or for another adaptation, is refused.
+ */
+function adaptationFromFlags(flags: Flags): AdaptationSpec | null {
+  const name = flagText(flags, 'adapt');
+  const table = adaptationParamTable();
+  const flagOf = (key: string): string => table.find(({ param }) => param.key === key)?.param.flag.split(' ')[0] ?? key;
+  const given: Record<string, string> = {};
+  for (const { param } of table) {
+    const value = flagText(flags, param.key);
+    if (value !== undefined) given[param.key] = value;
+  }
+  if (name === undefined) {
+    const [key] = Object.keys(given);
+    if (key !== undefined) throw new UsageError(`${flagOf(key)} needs --adapt ${table.find(({ param }) => param.key === key)!.adaptations.join(' or --adapt ')}`);
+    return null;
+  }
+  return adaptationSpecOf(parseChoice('--adapt', name, adaptationNames()), given, flagOf);
+}
+
 export function registerAttack(program: Command): void {
   const cmd = program
     .command('attack')
@@ -81,6 +104,10 @@ export function registerAttack(program: Command): void {
   cmd
     .option('--queryset-dir <dir>', "attacks that draw from a query pool: folder holding the pool's files");
   for (const { param, attacks } of attackParamTable()) cmd.option(param.flag, paramHelp(param, attacks));
+  cmd.option('--adapt <name>', `attacker that adapts to the defense (${adaptationNames().join(', ')}; default: none, the naive attacker)`);
+  for (const { param, adaptations } of adaptationParamTable()) {
+    cmd.option(param.flag, `--adapt ${adaptations.join(', ')}: ${param.help} (${param.kind === 'choice' ? `${param.choices.join(', ')}; ` : ''}default ${param.default === null ? 'none' : String(param.default)})`);
+  }
   cmd
     .option('--attacker-arch <name>', `attacker architecture (${ARCH_NAMES.join(', ')}; default: the victim's)`)
     .option('--preset <name>', `attacker training defaults (${TRAINING_PRESETS.join(', ')}): the paper's, or the authors' scripts' (docs/spec-reference-preset.md)`, 'paper');
@@ -120,13 +147,17 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const definition = attackDefinition(parseChoice('--attack', flagText(flags, 'attack'), attackNames()));
       const attack = definition.name;
       checkAttackOnlyFlags(definition, flags);
+      const adapt = adaptationFromFlags(flags);
       const victim = flagText(flags, 'victim')!;
       const budgets = parseNumberList('--budget', flagText(flags, 'budget') ?? '', { integer: true, min: 1 });
       const sortedBudgets = [...new Set(budgets)].sort((a, b) => a - b);
       if (sortedBudgets.length !== budgets.length) throw new UsageError(`--budget lists a value twice: ${flagText(flags, 'budget')}`);
       const { jacobian, pool: poolSettings, settings } = settingsBags(definition, flags);
       // Checked here too, before TensorFlow.js and the victim load: the same rule, the same words.
-      const shortfall = definition.queries === 'seed-set' ? seedSetShortfall(sortedBudgets[0]!, jacobian.seedSize) : null;
+      // Budgets count queries; with an adaptation spending several per image, the attack gets fewer images.
+      const perImage = adapt ? adaptationDefinition(adapt.name).queriesPerImage(adapt.settings) : 1;
+      if (sortedBudgets[0]! < perImage) throw new UsageError(`--budget ${sortedBudgets[0]!} buys no image at ${perImage} queries per image (--adapt ${adapt!.name})`);
+      const shortfall = definition.queries === 'seed-set' ? seedSetShortfall(Math.floor(sortedBudgets[0]! / perImage), jacobian.seedSize) : null;
       if (shortfall !== null) throw new UsageError(shortfall);
       const defenseValues = defenseFlagValues(flags);
       const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
@@ -165,6 +196,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const spec: AttackSpec = {
         victim,
         attack,
+        adapt,
         budgets: sortedBudgets,
         labelMode: parseChoice('--label-mode', flagText(flags, 'labelMode'), LABEL_MODES),
         defense,
@@ -178,7 +210,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         training: attackerTraining.training,
         queryBatchSize: parseNumber('--query-batch-size', flagText(flags, 'queryBatchSize'), { integer: true, min: 1 }),
         seed,
-        out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}-${defenseSlug(defense)}-s${seed}`),
+        out: flagText(flags, 'out') ?? path.join('results', 'attacks', `${path.basename(path.resolve(victim))}-${attack}${adapt ? `-${adapt.name}` : ''}-${defenseSlug(defense)}-s${seed}`),
         force: flags.force === true,
         baseline: flagText(flags, 'baseline'),
         cacheDir: flags.cache === false ? null : (flagText(flags, 'cacheDir') ?? 'results/cache'),
@@ -194,7 +226,7 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const result = await runAttack(spec);
       for (const run of result.runs) {
         process.stdout.write(
-          `${spec.out}: ${attack} B=${run.budget} vs ${result.defense.description}: attacker ${(100 * run.attacker.accuracy).toFixed(2)}% ` +
+          `${spec.out}: ${attack}${adapt ? ` + ${adapt.name}` : ''} B=${run.budget} vs ${result.defense.description}: attacker ${(100 * run.attacker.accuracy).toFixed(2)}% ` +
             `(fidelity ${(100 * run.attacker.fidelity).toFixed(2)}%), defender ${(100 * result.defender.accuracyDefended).toFixed(2)}% ` +
             `(undefended ${(100 * result.defender.accuracyUndefended).toFixed(2)}%, mean L1 ${result.defender.test.l1.mean.toFixed(3)})` +
             (run.errorAmplification !== null ? `, error amplification ${run.errorAmplification.toFixed(2)}×` : '') +

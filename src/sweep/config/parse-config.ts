@@ -11,7 +11,8 @@ import { DATASET_NAMES, type DatasetName } from '../../data/types.js';
 import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
-import { attackNames, attackParams, type AttackName } from './attack-catalog.js';
+import { adaptationParams, attackNames, attackParams, type AttackName } from './attack-catalog.js';
+import { adaptationDefinition, adaptationNames, adaptationOfAttackSettings } from '../../adaptations/registry.js';
 import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
@@ -274,7 +275,9 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
       failed = true;
       return;
     }
-    const params = readScalarParams(m, attackParams(name), dataset, name);
+    const attackSettings = readScalarParams(m, attackParams(name), dataset, name);
+    const adapt = readAdaptation(m);
+    const params = attackSettings && adapt !== undefined ? { ...attackSettings, ...adapt } : undefined;
     const budgetsNode = m.get('budgets');
     const budgets = budgetsNode === undefined ? null : readBudgets(reader, budgetsNode, m.child('budgets'));
     m.finish();
@@ -293,6 +296,38 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
     entries.push({ name, params, index, budgets, budgetsNode: budgetsNode ?? null });
   });
   return { entries, ok: !failed };
+}
+
+/**
+ * An attack entry's `adapt:`: an adaptation's name, or a mapping with its name and parameters.
+ * Flattened into the entry's settings (key `adapt`, its parameters beside it, defaults filled in)
+ * so cells, their ids and the CSV's attack_settings carry it; null without the key (naive).
+ */
+function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | undefined {
+  const node = m.get('adapt');
+  if (node === undefined) return null;
+  const p = m.child('adapt');
+  const expected = `an adaptation (one of ${adaptationNames().join(', ')}), or a mapping with its name and parameters`;
+  if (isScalar(node)) {
+    const name = m.reader.choice(node, p, adaptationNames());
+    if (name === undefined) return undefined;
+    const defaults = adaptationParams(name).map((schema) => [schema.name, schema.default] as const);
+    if (defaults.some(([, d]) => d === undefined || typeof d === 'function')) {
+      m.reader.report(node, p, `a mapping with name: ${name} and its required parameters`, name);
+      return undefined;
+    }
+    return { adapt: name, ...(Object.fromEntries(defaults) as Record<string, ParamValue | null>) };
+  }
+  const am = m.reader.map(node, p, expected);
+  if (!am) return undefined;
+  const name = requiredChoice(am, 'name', adaptationNames());
+  if (name === undefined) {
+    for (const k of am.keys()) am.get(k);
+    return undefined;
+  }
+  const settings = readScalarParams(am, adaptationParams(name), null, name);
+  am.finish();
+  return settings ? { adapt: name, ...settings } : undefined;
 }
 
 function readScalarParams(
@@ -509,9 +544,15 @@ function checkBudgets(reader: YamlReader, topNode: Node | null, topBudgets: numb
           reader.report(at, p, `at most ${poolSize} (attacks[${attack.index}] draws distinct images from ${queryset} ${split})`, String(budget));
         }
       }
+      // Budgets count queries: an adaptation spending q per image gives the attack ⌊B/q⌋ images.
+      const adaptation = adaptationOfAttackSettings(attack.params);
+      const perImage = adaptation ? adaptationDefinition(adaptation.name).queriesPerImage(adaptation.settings) : 1;
+      if (budget < perImage) {
+        reader.report(at, p, `at least ${perImage} (attacks[${attack.index}] adapts with ${adaptation!.name}, ${perImage} queries per image)`, String(budget));
+      }
       const seedSize = attack.params.seedSize;
-      if (typeof seedSize === 'number' && seedSetShortfall(budget, seedSize) !== null) {
-        reader.report(at, p, `at least ${seedSize} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first)`, String(budget));
+      if (typeof seedSize === 'number' && seedSetShortfall(Math.floor(budget / perImage), seedSize) !== null) {
+        reader.report(at, p, `at least ${seedSize * perImage} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first${perImage > 1 ? `, ${perImage} queries per image` : ''})`, String(budget));
       }
     });
   }

@@ -8,6 +8,7 @@ import type { AttackName } from '../../attacks/names.js';
 import type { ArchName } from '../../models/types.js';
 import { attackerTrainingDefaults, resolveTraining } from '../../train/defaults.js';
 import { attackDefinition } from '../../attacks/registry.js';
+import { adaptationDefinition, adaptationOfAttackSettings } from '../../adaptations/registry.js';
 import { sharesTransferSet } from '../config/attack-catalog.js';
 import { preparedIdentity, sideInfoIdentity } from '../config/defense-catalog.js';
 import { canonicalJson } from '../../cache/canonical-json.js';
@@ -77,6 +78,8 @@ export function cellAttacker(config: Pick<SweepConfig, 'attacker'>, attack: Atta
  */
 function queryGroup(settings: CellSettings): string | null {
   const attack = settings.attack;
+  // An adapted cell queries live (src/attack-run/query-stage.ts): it shares no query phase.
+  if (attack.adapt !== undefined) return null;
   const definition = attackDefinition(attack.name);
   const perBudget = definition.servesPrefixes === false ? { budget: settings.budget } : {};
   if (sharesTransferSet(attack.name)) {
@@ -138,6 +141,7 @@ function sharedWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'sh
 
 function queryWork(settings: CellSettings, queryBudget: number): Pick<Cell, 'shared' | 'queryStore'> {
   const attack = settings.attack;
+  if (attack.adapt !== undefined) return { shared: [], queryStore: null };
   if (!sharesTransferSet(attack.name)) {
     const key = `queries-${sweepKey('queries', CACHE_FORMATS.queries, { cell: withoutBudget(settings), queries: queryBudget })}`;
     return { shared: [key], queryStore: key };
@@ -165,21 +169,24 @@ export function withoutCache(cell: Cell): Cell {
 }
 
 /**
- * Names for attack entries: the attack's name when it appears once, else the name with the
- * parameters that differ between its entries, e.g. "<attack> (labelMode=argmax)".
+ * Names for attack entries: the attack's name (with ` + <adaptation>` for an entry that adapts)
+ * when it appears once, else that with the parameters that differ between its entries, e.g.
+ * "<attack> (labelMode=argmax)". An adaptation whose attacker reads the defender's private data
+ * (attackerKnows `oracle`) is marked as the upper bound it is.
  */
 export function attackLabels(attacks: readonly AttackEntry[]): Map<number, string> {
   const out = new Map<number, string>();
-  const byName = new Map<string, AttackEntry[]>();
-  for (const a of attacks) byName.set(a.name, [...(byName.get(a.name) ?? []), a]);
-  for (const [name, entries] of byName) {
-    if (entries.length === 1) {
-      out.set(entries[0]!.index, name);
-      continue;
-    }
+  const byBase = new Map<string, AttackEntry[]>();
+  for (const a of attacks) {
+    const base = typeof a.params.adapt === 'string' ? `${a.name} + ${a.params.adapt}` : a.name;
+    byBase.set(base, [...(byBase.get(base) ?? []), a]);
+  }
+  for (const [base, entries] of byBase) {
     const keys = Object.keys(entries[0]!.params).filter((k) => new Set(entries.map((e) => JSON.stringify(e.params[k]))).size > 1);
     for (const e of entries) {
-      out.set(e.index, `${name} (${keys.map((k) => `${k}=${String(e.params[k])}`).join(', ')})`);
+      const adaptation = adaptationOfAttackSettings(e.params);
+      const upperBound = adaptation && adaptationDefinition(adaptation.name).attackerKnows(adaptation.settings) === 'oracle' ? ' [oracle: upper bound]' : '';
+      out.set(e.index, `${entries.length === 1 ? base : `${base} (${keys.map((k) => `${k}=${String(e.params[k])}`).join(', ')})`}${upperBound}`);
     }
   }
   return out;

@@ -3,6 +3,7 @@
  * attacker, amplification, queries, timings, provenance). Numbers are written in JavaScript's
  * shortest round-trip form, so equal results give byte-equal files.
  */
+import { adaptationDefinition, adaptationOfAttackSettings } from '../../adaptations/registry.js';
 import { stringify } from 'csv-stringify/sync';
 import { FAKE_NOTICE } from './summary.js';
 import { operatingAxis } from '../config/defense-catalog.js';
@@ -92,6 +93,11 @@ function distortionColumns<P extends '' | 'query_'>(prefix: P, d: Distortion | n
   } as DistortionColumns<P>;
 }
 
+function attackerKnowsOf(attack: Readonly<Record<string, unknown>>): string[] {
+  const adaptation = adaptationOfAttackSettings(attack);
+  return adaptation ? [`attackerKnows=${adaptationDefinition(adaptation.name).attackerKnows(adaptation.settings)}`] : [];
+}
+
 /** Every column's value for one row (the type makes sure no column is forgotten). */
 function rowValues(row: SweepRow): Record<CsvColumn, Value> {
   const s = row.cell.settings;
@@ -103,6 +109,9 @@ function rowValues(row: SweepRow): Record<CsvColumn, Value> {
     .filter((k) => !ATTACK_POOL_KEYS.has(k))
     .sort()
     .map((k) => `${k}=${String(a[k])}`)
+    // What an adapting attacker knows (SPEC-ADAPTIVE), beside its adaptation: no new column, so
+    // the naive attacker's rows stay as they were.
+    .concat(attackerKnowsOf(a))
     .join(' ');
   const defense = s.defense as unknown as Record<string, unknown>;
   const defenseSettings = Object.keys(defense)

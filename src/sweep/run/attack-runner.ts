@@ -13,6 +13,7 @@ import { attackSettingsOf, jacobianSettingsOf, type LabelMode } from '../../atta
 import { attackDefinition } from '../../attacks/registry.js';
 import type { DatasetName, Split } from '../../data/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
+import { adaptationOfAttackSettings } from '../../adaptations/registry.js';
 import type { BackendName } from '../../engine/backend-names.js';
 import type { QueryStatsReport } from '../../blackbox/stats.js';
 import type { Cell } from '../plan/cell.js';
@@ -101,6 +102,7 @@ export function attackSpecOf(cell: Cell, context: RunContext, backend: BackendNa
   return {
     victim: context.victimDir,
     attack: a.name,
+    adapt: adaptationOfAttackSettings(a),
     budgets: [s.budget],
     labelMode: a.labelMode as LabelMode,
     defense: s.defense,

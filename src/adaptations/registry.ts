@@ -1,0 +1,94 @@
+/**
+ * Every adaptation, one line each. Only declarations are loaded here (each imports its
+ * TensorFlow.js code when it wraps a black box), so the command line and the sweep config read
+ * them freely.
+ */
+import { UsageError } from '../errors.js';
+import { parseChoice, parseNumber } from '../util/parse.js';
+import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, AdaptationSpec } from './types.js';
+import { attackParamTable } from '../attacks/registry.js';
+import { smoothing } from './smoothing.js';
+import { bayes } from './bayes.js';
+
+const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes];
+
+export function adaptationNames(): string[] {
+  return ADAPTATIONS.map((a) => a.name);
+}
+
+export function adaptationDefinition(name: string): AdaptationDefinition {
+  const found = ADAPTATIONS.find((a) => a.name === name);
+  if (!found) throw new UsageError(`unknown adaptation '${name}' (choose one of: ${adaptationNames().join(', ')})`);
+  return found;
+}
+
+/** Every parameter any adaptation declares, once per key, with the adaptations that take it. */
+export function adaptationParamTable(): { param: AdaptationParam; adaptations: string[] }[] {
+  const table = new Map<string, { param: AdaptationParam; adaptations: string[] }>();
+  const attackKeys = new Set(attackParamTable().map(({ param }) => param.key));
+  for (const adaptation of ADAPTATIONS) {
+    for (const param of adaptation.params) {
+      if (attackKeys.has(param.key)) throw new UsageError(`adaptation ${adaptation.name} declares '${param.key}', an attack's parameter: give it its own key`);
+      const seen = table.get(param.key);
+      if (!seen) table.set(param.key, { param, adaptations: [adaptation.name] });
+      else if (JSON.stringify(seen.param) !== JSON.stringify(param)) throw new Error(`adaptations ${seen.adaptations.join(', ')} and ${adaptation.name} declare '${param.key}' differently`);
+      else seen.adaptations.push(adaptation.name);
+    }
+  }
+  return [...table.values()];
+}
+
+/**
+ * An adaptation's settings from raw values by key (flag text or sweep config values; `where`
+ * names the source in errors): declared defaults for what is missing, unknown keys refused.
+ */
+export function adaptationSpecOf(name: string, raw: Record<string, unknown>, where: (key: string) => string): AdaptationSpec {
+  const definition = adaptationDefinition(name);
+  for (const key of Object.keys(raw)) {
+    if (raw[key] !== undefined && !definition.params.some((p) => p.key === key)) {
+      throw new UsageError(`${where(key)} does not apply to adaptation ${name} (it takes ${definition.params.map((p) => where(p.key)).join(', ') || 'no settings'})`);
+    }
+  }
+  const settings: AdaptationSettings = {};
+  for (const param of definition.params) settings[param.key] = paramValue(param, raw[param.key], where(param.key));
+  return { name, settings };
+}
+
+function paramValue(param: AdaptationParam, raw: unknown, where: string): number | string | null {
+  if (raw === undefined) {
+    if (param.default === undefined) throw new UsageError(`${where} is required`);
+    return param.default;
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number' && raw !== null) throw new UsageError(`${where} must be a ${param.kind === 'number' ? 'number' : 'word'}, got ${JSON.stringify(raw)}`);
+  if (param.kind === 'choice') return parseChoice(where, String(raw), param.choices);
+  if (param.nullable && (raw === null || String(raw).trim() === 'none')) return null;
+  if (raw === null) throw new UsageError(`${where} must be a number, got null`);
+  return parseNumber(where, raw, param.range);
+}
+
+/**
+ * Adds an adaptation declared outside src/ (see src/extensions.ts), before any command reads the
+ * registry. Its parameters may not reuse an attack's keys (one flag, one meaning).
+ */
+export function registerAdaptation(adaptation: AdaptationDefinition): void {
+  if (ADAPTATIONS.some((a) => a.name === adaptation.name)) throw new UsageError(`adaptation '${adaptation.name}' is registered twice`);
+  ADAPTATIONS.push(adaptation);
+  try {
+    adaptationParamTable();
+  } catch (err) {
+    ADAPTATIONS.pop();
+    throw err;
+  }
+}
+
+/**
+ * The adaptation named in a sweep cell's attack settings (key `adapt`, its parameters beside it,
+ * as the sweep config flattens them), or null for the naive attacker.
+ */
+export function adaptationOfAttackSettings(attack: Readonly<Record<string, unknown>>): AdaptationSpec | null {
+  if (typeof attack.adapt !== 'string') return null;
+  const definition = adaptationDefinition(attack.adapt);
+  const settings: AdaptationSettings = {};
+  for (const param of definition.params) settings[param.key] = attack[param.key] as number | string | null;
+  return { name: definition.name, settings };
+}
