@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import { MODEL_FILE, PARAMS_FILE, WEIGHTS_FILE } from '../models/files.js';
 import { canonicalJson } from './canonical-json.js';
+import type { ImageSet } from '../data/types.js';
 
 interface HashedFile {
   size: number;
@@ -59,15 +60,7 @@ export async function hashModelDir(dir: string): Promise<string> {
 }
 
 /** What an image set's hash covers: its pixels, labels and shape. */
-interface ImageSetContent {
-  pixels: Uint8Array;
-  labels: Int32Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  numClasses: number;
-}
+type ImageSetContent = Pick<ImageSet, 'pixels' | 'labels' | 'count' | 'height' | 'width' | 'channels' | 'numClasses'>;
 
 const hashedSets = new WeakMap<ImageSetContent, string>();
 
