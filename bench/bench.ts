@@ -30,7 +30,7 @@ import type { Defense } from '../src/defenses/types.js';
 import type { DefendedBlackBox } from '../src/blackbox/defended.js';
 import { inferencePosterior } from '../src/defenses/forward.js';
 import { registerWebGpuKernels, type WebGpuKernelSet } from '../src/engine/webgpu-kernels.js';
-import { benchGpuHost, randomSource } from './gpu-host.js';
+import { benchGpuHost, envInt, randomSource } from './gpu-host.js';
 
 /** Samples/second of training steps (batch 64) of an architecture with a given kernel set. */
 async function trainRate(
@@ -202,13 +202,6 @@ async function defenseOnlyCosts(victim: tf.LayersModel, x: tf.Tensor4D, setups: 
   y.dispose();
 }
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
-  return v;
-}
 
 /** Training samples/s: `warmup` steps, then `steps` timed steps (the loss read every step, one step late). */
 async function gpuTrainRate(arch: ArchName, shape: [number, number, number], batch: number, warmup: number, steps: number): Promise<number> {

@@ -137,7 +137,8 @@ export async function measureInferenceBatches(model: tf.LayersModel, shape: [num
   return costs;
 }
 
-function envInt(name: string, fallback: number): number {
+/** A positive integer knob from the environment (BENCH_STEPS and the like), or the fallback. */
+export function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const v = Number(raw);

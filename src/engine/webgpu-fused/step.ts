@@ -173,6 +173,13 @@ function padOf(x: tf.Tensor, unit: ConvUnit, kernel: tf.Tensor): { top: number; 
 }
 
 /** Whether the tensor a unit receives is a ReLU output (so a gradient wrt it may take the ReLU mask). */
+/** The forward of a unit that trains and infers alike (pool, flatten, dense): stock single-dispatch kernels. */
+function forwardPlain(u: PoolUnit | FlattenUnit | DenseUnit, a: tf.Tensor): tf.Tensor {
+  if (u.kind === 'pool') return tf.maxPool(a as tf.Tensor4D, u.pool, u.strides, u.padding);
+  if (u.kind === 'flatten') return tf.reshape(a, [a.shape[0], -1]);
+  return tf.fused.matMul({ a: a as tf.Tensor2D, b: u.kernel.read() as tf.Tensor2D, bias: u.bias.read(), activation: u.relu ? 'relu' : 'linear' });
+}
+
 function inputIsRelu(units: Unit[], index: number): boolean {
   for (let i = index - 1; i >= 0; i--) {
     const u = units[i]!;
@@ -223,12 +230,8 @@ export function planFusedTraining(model: tf.LayersModel, sgd: Omit<SgdSettings, 
           continue;
         }
         a = tf.fused.conv2d({ x: a as tf.Tensor4D, filter: kernel as tf.Tensor4D, strides: u.strides, pad: u.padding, bias: u.bias.read(), activation: u.relu ? 'relu' : 'linear' });
-      } else if (u.kind === 'pool') {
-        a = tf.maxPool(a as tf.Tensor4D, u.pool, u.strides, u.padding);
-      } else if (u.kind === 'flatten') {
-        a = tf.reshape(a, [a.shape[0], -1]);
       } else {
-        a = tf.fused.matMul({ a: a as tf.Tensor2D, b: u.kernel.read() as tf.Tensor2D, bias: u.bias.read(), activation: u.relu ? 'relu' : 'linear' });
+        a = forwardPlain(u, a);
       }
       saved.push({ input, output: a });
     }
@@ -368,12 +371,8 @@ export function fusedInferenceLogits(model: tf.LayersModel, x: tf.Tensor4D): tf.
         } else {
           a = tf.fused.conv2d({ x: a as tf.Tensor4D, ...common, activation: u.relu ? 'relu' : 'linear' });
         }
-      } else if (u.kind === 'pool') {
-        a = tf.maxPool(a as tf.Tensor4D, u.pool, u.strides, u.padding);
-      } else if (u.kind === 'flatten') {
-        a = tf.reshape(a, [a.shape[0], -1]);
       } else {
-        a = tf.fused.matMul({ a: a as tf.Tensor2D, b: u.kernel.read() as tf.Tensor2D, bias: u.bias.read(), activation: u.relu ? 'relu' : 'linear' });
+        a = forwardPlain(u, a);
       }
     }
     return a as tf.Tensor2D;
