@@ -149,7 +149,13 @@ test('an array task cancelled mid-cell: the merge lists that cell and fails; res
   const logText = await fs.readFile(path.join(logs, mergeLog[0]!), 'utf8');
   assert.match(logText, new RegExp(`not finished: cell ${slow}`));
   assert.match(logText, /1 of 6 cells did not finish/);
-  const after = status(config, 'fake-slurm', FAKE_RUNNER)!;
+  // The cancelled task releases its claim in its SIGTERM handler, which may still be running when
+  // the merge (afterany) has already ended: wait for the release, bounded.
+  let after = status(config, 'fake-slurm', FAKE_RUNNER)!;
+  for (let i = 0; i < 60 && after.cells.find((c) => c.id === slow)?.state !== 'pending'; i++) {
+    await sleep(500);
+    after = status(config, 'fake-slurm', FAKE_RUNNER)!;
+  }
   assert.equal(after.cells.find((c) => c.id === slow)?.state, 'pending', 'the cancelled task released its claim');
 
   const cellsDir = path.join(root, 'fake-slurm', 'cells');
