@@ -208,3 +208,31 @@ test('--force refuses to start over while a lock in the output folder is live', 
   const forced = runCli(['sweep', other, '--out', out, '--jobs', '1', '--force', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
   assert.equal(forced.status, 0, `a dead holder's lock does not block --force: ${forced.stderr}`);
 });
+
+test('a rerun removes the locks a killed process left on work that is finished (a ready key, a finished cell)', async () => {
+  const config = path.join(root, 'tiny-left.yaml');
+  await fs.writeFile(
+    config,
+    'victim:\n  train: {dataset: mnist, arch: lenet, epochs: 1, limit: 300, seed: 1}\n' +
+      'attacks:\n  - {name: knockoff, queryset: fashion-mnist, querysetSplit: test}\ndefenses:\n  none: {}\n  mad: {eps: [1]}\nbudgets: [100]\nseeds: [1]\n',
+  );
+  const out = path.join(root, 'left-out');
+  const first = runCli(['sweep', config, '--out', out, '--jobs', '1', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
+  assert.equal(first.status, 0, first.stderr);
+  const locks = path.join(out, 'locks');
+  const ready = (await fs.readdir(locks)).filter((n) => n.endsWith('.ready'));
+  const cell = (await fs.readdir(path.join(out, 'cells'))).find((n) => n.endsWith('.json'));
+  assert.ok(ready.length > 0 && cell, `the sweep left ready markers (${ready.join(', ')}) and cells`);
+  // Killed between its two writes: the work is marked finished, the lock is still there.
+  const left = [ready[0]!.replace(/\.ready$/, '.lock'), `cell-${cell.replace(/\.json$/, '')}.lock`];
+  for (const name of left) {
+    const h = holder(path.join(locks, name), 10_000);
+    await h.said('held');
+    h.child.kill('SIGKILL');
+    await new Promise((r) => h.child.once('exit', r));
+  }
+  assert.deepEqual((await fs.readdir(locks)).filter((n) => n.endsWith('.lock')).sort(), [...left].sort());
+  const rerun = runCli(['sweep', config, '--out', out, '--jobs', '1', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
+  assert.equal(rerun.status, 0, rerun.stderr);
+  assert.deepEqual((await fs.readdir(locks)).filter((n) => !n.endsWith('.ready')), [], 'no lock, beat or aside file is left');
+});

@@ -128,8 +128,8 @@ export async function sweep(req: SweepRequest): Promise<void> {
       log(`${d.problem}: running that cell again`);
       await fs.rm(cellPath(plan.out, d.id), { force: true });
     }
-    // Claims a killed process left on cells it had finished (killed between the two writes).
-    await gate.dropClaimsOf(finished.records.keys());
+    // Locks a killed process left (on a cell or a shared key it had finished, killed between the two writes).
+    await gate.dropDeadHolders();
     const mine = req.pullAll || req.mode === 'prepare' ? [...plan.cells] : shardOf(plan.cells, req.shard);
     // Without a cache no transfer set is shared between cells; adaptive query phases still are.
     const todo = mine.filter((c) => !finished.records.has(c.id)).map((c) => (plan.cacheDir === null ? withoutCache(c) : c));

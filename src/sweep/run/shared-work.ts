@@ -92,12 +92,18 @@ export class FileGate implements SharedWorkGate {
     return 'done';
   }
 
-  /** Remove the claims of finished cells whose holder is gone (a live holder removes its own). */
-  async dropClaimsOf(finishedIds: Iterable<string>): Promise<void> {
-    const names = new Set(await fs.readdir(path.join(this.out, LOCKS_DIR)).catch(() => [] as string[]));
-    for (const id of finishedIds) {
-      if (!names.has(`${claimKey(id)}.lock`)) continue;
-      if (await this.tryLead(claimKey(id))) await this.finish(claimKey(id), false);
+  /**
+   * Remove the locks a killed process left behind: a claim on a cell it had finished, or a shared
+   * key it had marked ready (killed between the two writes), or one it was still working on. Only
+   * locks whose holder is provably gone are taken (a live holder's lock is never stale on first
+   * sight), then let go of at once; a key still needed is led again by whoever needs it.
+   */
+  async dropDeadHolders(): Promise<void> {
+    const names = await fs.readdir(path.join(this.out, LOCKS_DIR)).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.endsWith('.lock')) continue;
+      const key = name.slice(0, -'.lock'.length);
+      if (await this.tryLead(key)) await this.finish(key, false);
     }
   }
 
