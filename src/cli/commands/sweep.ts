@@ -52,7 +52,7 @@ export function registerSweep(program: Command): void {
     .option('--out <dir>', "output directory (default: the config's out, else results/<config file name>)")
     .option('--cache-dir <dir>', "where clean posteriors are cached (default: the config's cacheDir, else results/cache); on a cluster, a shared folder")
     .option('--backend <name>', `force a backend (${BACKEND_NAMES.join(', ')}); default: the config's, else the fastest that loads`)
-    .option('--force', "start over in an output directory that holds another sweep's results (deletes them)", false)
+    .option('--force', "start over in an output directory that holds another sweep's results (deletes that sweep's entries; refused, deleting nothing, while a lock there is held by a running process)", false)
     .option('--quiet', 'no progress output', false)
     .option('--status', 'report a running or finished sweep: cells done, running (where, since when), failed (why), pending, time left', false)
     .option('--json', 'with --status: JSON for scripts', false)
