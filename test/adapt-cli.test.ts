@@ -28,6 +28,7 @@ test('poison attack --adapt smoothing: budgets count queries, result.json record
   assert.deepEqual(result.runs.map((run) => [run.budget, run.queries, run.images]), [[31, 30, 10], [61, 60, 20]]);
   assert.equal(result.transferSet.cache, 'off', 'an adapted run always queries live');
   assert.match(r.stdout, /knockoff \+ smoothing B=31/);
+  assert.match(r.stdout, /: threat model: adapts with smoothing \(qpi=3\); attackerKnows nothing \(nothing of the defense\)\n/, 'the summary says which attacker it measured');
 });
 
 test('bad --adapt input: one line on stderr, exit 2, nothing written', async () => {

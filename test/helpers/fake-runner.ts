@@ -3,8 +3,9 @@
  * sweep machinery. A sweep uses it when POISON_SWEEP_RUNNER_MODULE holds this file's compiled
  * path (`FAKE_RUNNER` below is that environment). Every number is a fixed function of the
  * cell's settings (shaped like the paper's trends so plots and summaries have something to
- * show), including the "seconds", so two runs give byte-identical rows. Its rows carry backend
- * 'fake'. Nothing here is a measurement.
+ * show; an adapted cell spends its adaptation's queries per image and takes back part of the
+ * defense's effect, the more the more its attacker knows), including the "seconds", so two runs
+ * give byte-identical rows. Its rows carry backend 'fake'. Nothing here is a measurement.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,8 @@ import { reserveOutputDir } from '../../src/util/outdir.js';
 import { installedVersion } from '../../src/util/package-info.js';
 import { Rng } from '../../src/util/rng.js';
 import { canonicalJson } from '../../src/cache/canonical-json.js';
+import { adaptationDefinition, adaptationOfAttackSettings } from '../../src/adaptations/registry.js';
+import type { AttackerKnows } from '../../src/adaptations/types.js';
 import type { CellSettings, VictimIdentity } from '../../src/sweep/plan/cell.js';
 import type { Distortion } from '../../src/sweep/run/cell-record.js';
 import { RUNNER_MODULE_ENV } from '../../src/sweep/run/runner-module.js';
@@ -112,6 +115,12 @@ function defenseEffect(d: DefenseSpec, numClasses: number): DefenseEffect {
   return { strength: v / (v + 1), accuracyDrop: 0.01 * Math.min(v, 1), l1: Math.min(1.5, 0.5 * v), keepsTop1: false };
 }
 
+/**
+ * Share of a defense's strength an adapted attacker takes back, growing with what it knows (the
+ * shape ModelGuard and D-DAE report: the oracle variants recover the most).
+ */
+const RECOVERED: Record<AttackerKnows, number> = { nothing: 0.25, 'defense-type': 0.35, 'defense-params': 0.45, oracle: 0.7 };
+
 function distortion(l1: number, count: number, changed: number): Distortion {
   const ms = (mean: number): { mean: number; std: number } => ({ mean, std: 0.3 * mean });
   return { count, l1: ms(l1), l2: ms(0.7 * l1), kl: ms(0.9 * l1), top1ChangeRate: changed, invariantViolations: 0, simplexViolations: 0, epsBallViolations: null };
@@ -122,22 +131,30 @@ function fakeOutcome(s: CellSettings): CellOutcome {
   const chance = 1 / numClasses;
   const victimAcc = victimAccuracy(s.victim);
   const attackBase = { victim: s.victim, attack: s.attack, attacker: s.attacker, budget: s.budget, seed: s.seed };
-  const gain = s.budget / (s.budget + 500);
+  // An adapted cell (attack setting `adapt`) spends its adaptation's queries per image, as the
+  // real runner does: budget B buys floor(B / q) images and q of that many queries.
+  const adaptation = adaptationOfAttackSettings(s.attack);
+  const definition = adaptation ? adaptationDefinition(adaptation.name) : null;
+  const perImage = adaptation ? definition!.queriesPerImage(adaptation.settings) : 1;
+  const images = Math.floor(s.budget / perImage);
+  const queries = images * perImage;
+  const recovered = adaptation ? RECOVERED[definition!.attackerKnows(adaptation.settings)] : 0;
+  const gain = images / (images + 500);
   const undefended = chance + (victimAcc * (ATTACK_STRENGTH[s.attack.name] ?? 0.9) - chance) * gain + 0.01 * (unit('attack', attackBase) - 0.5);
   const effect = defenseEffect(s.defense, numClasses);
   const argmaxLabels = s.attack.labelMode === 'argmax';
-  const strength = argmaxLabels ? effect.strength * (effect.keepsTop1 ? 0.2 : 0.8) : effect.strength;
+  const strength = (1 - recovered) * (argmaxLabels ? effect.strength * (effect.keepsTop1 ? 0.2 : 0.8) : effect.strength);
   const attacker = quantise(chance + (undefended - chance) * (1 - strength));
   const defended = quantise(Math.max(chance, victimAcc - effect.accuracyDrop));
   const testCount = s.testLimit ?? 10000;
-  const seconds = { transfer: s.budget / 2000, train: (s.budget * s.attacker.epochs) / 20000, evaluate: 0.25 };
+  const seconds = { transfer: queries / 2000, train: (images * s.attacker.epochs) / 20000, evaluate: 0.25 };
   return {
     metrics: {
       defender: {
         accuracyDefended: defended,
         accuracyUndefended: victimAcc,
         test: distortion(effect.l1, testCount, quantise((victimAcc - defended) / victimAcc)),
-        queries: distortion(1.1 * effect.l1, s.budget, quantise(effect.keepsTop1 ? 0 : 1.5 * effect.accuracyDrop)),
+        queries: distortion(1.1 * effect.l1, queries, quantise(effect.keepsTop1 ? 0 : 1.5 * effect.accuracyDrop)),
       },
       attacker: {
         accuracy: attacker,
@@ -145,7 +162,7 @@ function fakeOutcome(s: CellSettings): CellOutcome {
         bestEpoch: Math.max(1, s.attacker.epochs - 1),
         fidelity: quantise(Math.min(1, (attacker / victimAcc) * 0.99)),
       },
-      queries: s.budget,
+      queries,
     },
     seconds: { ...seconds, total: seconds.transfer + seconds.train + seconds.evaluate },
   };

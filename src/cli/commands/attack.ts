@@ -23,6 +23,7 @@ import type { AttackDefinition } from '../../attacks/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
 import { adaptationDefinition, adaptationNames, adaptationParamTable, adaptationSpecOf } from '../../adaptations/registry.js';
 import type { AdaptationSpec } from '../../adaptations/types.js';
+import { threatModelLine, threatModelOf } from '../../adaptations/threat-model.js';
 import { TRAINING_PRESETS, trainingDefaultsTable } from '../../train/defaults.js';
 import { addAttackerTrainingFlags, attackerTrainingFromFlags } from '../training-flags.js';
 
@@ -224,6 +225,8 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       await prepareDefense(defense, { victimDir: victim, seed, reporter: { line: quietOr(flags, process.stderr) } });
       const { runAttack } = await import('../../attack-run/run.js');
       const result = await runAttack(spec);
+      // Which attacker these numbers are for: naive, or adapted and knowing what (an oracle one is an upper bound).
+      process.stdout.write(`${spec.out}: threat model: ${threatModelLine(threatModelOf(result.adaptation))}\n`);
       for (const run of result.runs) {
         process.stdout.write(
           `${spec.out}: ${attack}${adapt ? ` + ${adapt.name}` : ''} B=${run.budget} vs ${result.defense.description}: attacker ${(100 * run.attacker.accuracy).toFixed(2)}% ` +

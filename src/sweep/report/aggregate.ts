@@ -5,6 +5,8 @@
  */
 import type { SweepRow } from './rows.js';
 import { UNDEFENDED } from '../config/defense-catalog.js';
+import { adaptationOfAttackSettings } from '../../adaptations/registry.js';
+import { threatModelOf, type ThreatModel } from '../../adaptations/threat-model.js';
 
 export interface OperatingPoint {
   /** The defense's line (name, plus parameters that vary besides the axis). */
@@ -25,6 +27,8 @@ export interface OperatingPoint {
 export interface AttackPanel {
   attackLabel: string;
   attackIndex: number;
+  /** The naive attacker, or the entry's adaptation and what its attacker knows (an oracle one is an upper bound). */
+  threatModel: ThreatModel;
   budget: number;
   dataset: string;
   victimArch: string;
@@ -62,6 +66,7 @@ export function aggregate(rows: readonly SweepRow[], numClasses: number): Attack
     out.push({
       attackLabel: first.cell.attackLabel,
       attackIndex: first.attackIndex,
+      threatModel: threatModelOf(adaptationOfAttackSettings(first.cell.settings.attack)),
       budget: first.cell.settings.budget,
       dataset: first.cell.settings.victim.dataset,
       victimArch: first.cell.settings.victim.arch,

@@ -7,6 +7,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { AttackPanel, OperatingPoint } from './aggregate.js';
+import { UPPER_BOUND_MARK } from '../../adaptations/threat-model.js';
 
 export const PLOTS_DIR = 'plots';
 
@@ -38,8 +39,12 @@ interface PanelOptions {
 
 /** The vega-lite spec of one attack's figure (two panels side by side). */
 export function panelSpec(panel: AttackPanel, options: PanelOptions = {}): TopLevelSpec {
+  // An oracle attacker (attackerKnows oracle) is no real attacker: each of its lines says it is an
+  // upper bound in the legend and is drawn dashed, so a figure set side by side with a realistic
+  // attacker's is not misread.
+  const upperBound = panel.threatModel.upperBound;
   const lines = panel.points.map((p) => ({
-    series: p.series,
+    series: upperBound ? `${p.series} ${UPPER_BOUND_MARK}` : p.series,
     axis: p.axisValue ?? 0,
     point: p.axisKey === null ? p.series : `${p.axisKey}=${p.axisValue}`,
     label: operatingPointLabel(p),
@@ -73,21 +78,25 @@ export function panelSpec(panel: AttackPanel, options: PanelOptions = {}): TopLe
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
       text: `${options.fake ? FAKE_TITLE_PREFIX : ''}${panel.attackLabel}, budget ${panel.budget}`,
-      subtitle: `${panel.dataset} victim (${panel.victimArch}), ${seedsText}; points labelled with their operating point`,
+      subtitle: `${panel.dataset} victim (${panel.victimArch}), ${seedsText}; points labelled with their operating point${upperBound ? `; dashed: attacker ${UPPER_BOUND_MARK}` : ''}`,
       anchor: 'start',
       ...(options.fake ? { color: '#b00000' } : {}),
     },
     background: 'white',
-    config: { view: { stroke: '#ddd' }, axis: { grid: true, gridColor: '#eee' }, legend: { orient: 'right' } },
+    // labelLimit: vega cuts legend labels at 160 px, which "mad (ydist=l2) (oracle: upper bound)" passes.
+    config: { view: { stroke: '#ddd' }, axis: { grid: true, gridColor: '#eee' }, legend: { orient: 'right', labelLimit: 320 } },
     hconcat: [
-      chart(lines, 'defender', 'Defender accuracy (%)', accuracyMarks, chance),
-      chart(lines, 'l1', 'Mean L1 ‖y − ỹ‖ on attacker queries', l1Marks, chance),
+      chart(lines, 'defender', 'Defender accuracy (%)', accuracyMarks, chance, upperBound),
+      chart(lines, 'l1', 'Mean L1 ‖y − ỹ‖ on attacker queries', l1Marks, chance, upperBound),
     ],
     resolve: { scale: { color: 'shared' } },
   } as TopLevelSpec;
 }
 
-function chart(lines: object[], x: 'defender' | 'l1', xTitle: string, marks: Mark[], chance: number): object {
+/** An upper bound's lines: dashed, unlike the solid lines of a realistic attacker and the dotted chance rule. */
+const UPPER_BOUND_DASH = [7, 3];
+
+function chart(lines: object[], x: 'defender' | 'l1', xTitle: string, marks: Mark[], chance: number, upperBound: boolean): object {
   const xScale = x === 'l1' ? { domainMin: 0, nice: true } : { zero: false, nice: true };
   return {
     width: PANEL_WIDTH,
@@ -100,7 +109,7 @@ function chart(lines: object[], x: 'defender' | 'l1', xTitle: string, marks: Mar
       },
       {
         data: { values: lines },
-        mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 1.8 },
+        mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 1.8, ...(upperBound ? { strokeDash: UPPER_BOUND_DASH } : {}) },
         encoding: {
           x: { field: x, type: 'quantitative', title: xTitle, scale: xScale },
           y: { field: 'attacker', type: 'quantitative', title: 'Attacker accuracy (%)', scale: { zero: false, nice: true } },

@@ -5,6 +5,7 @@
  * the attacker lose at a given utility cost" reading of figure 3. Means over seeds.
  */
 import type { AttackPanel, OperatingPoint } from './aggregate.js';
+import { threatModelLine, UPPER_BOUND_MARK } from '../../adaptations/threat-model.js';
 
 export const SUMMARY_FILE = 'summary.md';
 
@@ -35,9 +36,17 @@ export function sweepSummary(header: SummaryHeader, panels: readonly AttackPanel
     '1 (and 5) percentage points of the undefended victim, the point that reaches it, and the error amplification',
     '(1 − attacker accuracy) / (1 − undefended attacker accuracy) there. Accuracies are means over seeds.',
   ];
+  if (panels.some((p) => p.threatModel.upperBound)) {
+    lines.push(
+      '',
+      `Entries marked ${UPPER_BOUND_MARK} adapt with what only the defender has (attackerKnows oracle): no real attacker reaches their`,
+      'accuracies, which bound from above what a realistic adaptive attacker could.',
+    );
+  }
   for (const panel of panels) {
-    lines.push('', `## ${panel.attackLabel}, budget ${panel.budget}`, '');
+    lines.push('', `## ${panel.attackLabel}, budget ${panel.budget}`, '', `Attacker: ${threatModelLine(panel.threatModel)}.`, '');
     const u = panel.undefended;
+    const mark = panel.threatModel.upperBound ? ` ${UPPER_BOUND_MARK}` : '';
     if (!u) {
       lines.push('The undefended cells are not finished yet: nothing to compare against.');
       continue;
@@ -45,7 +54,8 @@ export function sweepSummary(header: SummaryHeader, panels: readonly AttackPanel
     lines.push(
       `Undefended: attacker ${pct(u.attackerAccuracy)}, defender ${pct(u.defenderAccuracy)} (${panel.seeds.length === 1 ? `seed ${panel.seeds[0]}` : `seeds ${panel.seeds.join(', ')}`}).`,
       '',
-      '| defense | defender within 1 pt: lowest attacker acc | at | defender within 5 pt: lowest attacker acc | at |',
+      // An oracle attacker's accuracies bound a real one's from above: the table says so too.
+      `| defense | defender within 1 pt: lowest attacker acc${mark} | at | defender within 5 pt: lowest attacker acc${mark} | at |`,
       '|---|---|---|---|---|',
     );
     const series = [...new Set(panel.points.map((p) => p.series))];
