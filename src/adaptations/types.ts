@@ -1,7 +1,8 @@
 /**
  * How an attacker adapts to the defense (docs/spec.md, "Attackers that adapt"): a layer between
  * an attack and the black box that may change what the black box is asked (smoothing asks several
- * augmented views of each image) and what the attack is answered (their mean). Declared like an
+ * augmented views of each image) and what the attack is answered (their mean), and may change how
+ * the attacker trains on the answers (S4L: attackerTraining). Declared like an
  * attack: a name, parameters, what the attacker knows; the command line, the sweep config and the
  * query stage read only this declaration, so a new adaptation is one file plus one registry line.
  */
