@@ -6,11 +6,14 @@
 import { UsageError } from '../errors.js';
 import { parseChoice, parseNumber } from '../util/parse.js';
 import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, AdaptationSpec } from './types.js';
-import { attackParamTable } from '../attacks/registry.js';
+import { attackDefinition, attackNames, attackParamTable } from '../attacks/registry.js';
+import type { AttackName } from '../attacks/names.js';
+import type { QuerySource } from '../attacks/params.js';
 import { smoothing } from './smoothing.js';
 import { bayes } from './bayes.js';
+import { s4l } from './s4l.js';
 
-const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes];
+const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes, s4l];
 
 export function adaptationNames(): string[] {
   return ADAPTATIONS.map((a) => a.name);
@@ -20,6 +23,25 @@ export function adaptationDefinition(name: string): AdaptationDefinition {
   const found = ADAPTATIONS.find((a) => a.name === name);
   if (!found) throw new UsageError(`unknown adaptation '${name}' (choose one of: ${adaptationNames().join(', ')})`);
   return found;
+}
+
+const QUERY_SOURCE_WORDS: Record<QuerySource, string> = { pool: 'a query pool', 'seed-set': 'a seed set' };
+
+/**
+ * Why adaptation `name` cannot adapt `attack` (its declared querySources), as one sentence that
+ * starts with the adaptation's name, or null when it can.
+ */
+export function adaptationMismatch(name: string, attack: AttackName): string | null {
+  const sources = adaptationDefinition(name).querySources;
+  const source = attackDefinition(attack).queries;
+  if (!sources || sources.includes(source)) return null;
+  const fitting = attackNames().filter((a) => sources.includes(attackDefinition(a).queries));
+  return `${name} needs an attack whose queries come from ${sources.map((s) => QUERY_SOURCE_WORDS[s]).join(' or ')} (${fitting.join(', ')}); ${attack}'s come from ${QUERY_SOURCE_WORDS[source]}`;
+}
+
+/** The adaptations that can adapt `attack`. */
+export function adaptationsFor(attack: AttackName): string[] {
+  return adaptationNames().filter((name) => adaptationMismatch(name, attack) === null);
 }
 
 /** Every parameter any adaptation declares, once per key, with the adaptations that take it. */

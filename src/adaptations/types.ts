@@ -1,14 +1,17 @@
 /**
  * How an attacker adapts to the defense (docs/spec.md, "Attackers that adapt"): a layer between
  * an attack and the black box that may change what the black box is asked (smoothing asks several
- * augmented views of each image) and what the attack is answered (their mean). Declared like an
+ * augmented views of each image) and what the attack is answered (their mean), and may change how
+ * the attacker trains on the answers (S4L: attackerTraining). Declared like an
  * attack: a name, parameters, what the attacker knows; the command line, the sweep config and the
  * query stage read only this declaration, so a new adaptation is one file plus one registry line.
  */
-import type { InputSpec, NormalisationFamily } from '../data/types.js';
+import type * as tf from '@tensorflow/tfjs';
+import type { ImageSet, InputSpec, NormalisationFamily } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import type { QueryOracle } from '../attacks/types.js';
-import type { AttackParam } from '../attacks/params.js';
+import type { AttackParam, QuerySource } from '../attacks/params.js';
+import type { TrainSettings, TrainingExtension } from '../train/loop.js';
 
 /**
  * What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md): nothing; its type (a
@@ -78,4 +81,34 @@ export interface AdaptationDefinition {
    * image costing queriesPerImage queries of `blackBox`. Loads TensorFlow.js code only here.
    */
   wrap(blackBox: QueryOracle, ctx: AdaptationContext): Promise<QueryOracle>;
+  /**
+   * The attacks it can adapt, by where their queries come from (S4L learns from the attack's
+   * query pool, which a Jacobian attack does not have); absent: every attack.
+   */
+  querySources?: readonly QuerySource[];
+  /**
+   * Changes how each attacker trains (S4L adds a self-supervised objective on the query pool):
+   * called once per attacker, before its first step; the run calls dispose() when it is trained.
+   * Absent: the naive attacker's training. Loads TensorFlow.js code only here.
+   */
+  attackerTraining?(ctx: AttackerTrainingContext): Promise<AttackerTraining>;
+}
+
+/** What an adaptation sees of one attacker about to train. */
+export interface AttackerTrainingContext {
+  settings: AdaptationSettings;
+  /** Its own stream for this attacker (the naive attacker's initialisation and data order do not move). */
+  rng: Rng;
+  /** The attacker being trained: the model saved and scored afterwards. */
+  model: tf.LayersModel;
+  input: InputSpec;
+  numClasses: number;
+  /** The attack's whole query pool (pool attacks; unlabelled: the attacker has not asked about most of it). */
+  pool: ImageSet | undefined;
+  training: TrainSettings;
+}
+
+/** The training loop's extension, plus the release of what it made (its variables). */
+export interface AttackerTraining extends TrainingExtension {
+  dispose(): void;
 }

@@ -24,7 +24,8 @@ import { attackDefinition } from '../attacks/registry.js';
 import { attackSettingsOf, seedSetShortfall } from '../attacks/names.js';
 import type { AttackSources } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
-import { adaptationDefinition } from '../adaptations/registry.js';
+import { adaptationDefinition, adaptationMismatch } from '../adaptations/registry.js';
+import type { AttackerTraining } from '../adaptations/types.js';
 import { readBaseline, checkBaselineVictim, errorAmplification, type Baseline } from './baseline.js';
 import { argmaxRows, defenderUtility, releaseStats, type DefenderUtility } from './defender-utility.js';
 import { createAttackDefenses, type AttackDefenses } from './defense-adapter.js';
@@ -89,6 +90,8 @@ function checkBudgets(spec: AttackSpec): void {
   }
   const largest = spec.budgets[spec.budgets.length - 1]!;
   if (spec.adapt) {
+    const mismatch = adaptationMismatch(spec.adapt.name, spec.attack);
+    if (mismatch !== null) throw new UsageError(`--adapt ${mismatch}`);
     // Budgets count queries: the smallest must buy the attack at least one image.
     const perImage = adaptationDefinition(spec.adapt.name).queriesPerImage(spec.adapt.settings);
     if (spec.budgets[0]! < perImage) throw new UsageError(`--budget ${spec.budgets[0]!} buys no image at ${perImage} queries per image (${spec.adapt.name})`);
@@ -222,10 +225,22 @@ async function execute(
     const scoring: ScoringSet = { test: run.test, count: run.test.count, input: params.input, victimArgmax };
     const runs: AttackRun[] = [];
     let trainSeconds = 0;
+    const adaptation = spec.adapt ? { definition: adaptationDefinition(spec.adapt.name), settings: spec.adapt.settings } : null;
     for (const budget of spec.budgets) {
       const rng = new Rng(spec.seed).fork(`attacker-${budget}`);
       const model = buildAttacker(run.attackerArch, params.input, K, rng.fork('init'));
+      let extension: AttackerTraining | undefined;
       try {
+        // An adaptation may train the attacker differently (S4L's rotation task); its own stream.
+        extension = await adaptation?.definition.attackerTraining?.({
+          settings: adaptation.settings,
+          rng: rng.fork('adapt'),
+          model,
+          input: params.input,
+          numClasses: K,
+          pool: run.sources.pool,
+          training: spec.training,
+        });
         const score = await trainAndScoreAttacker({
           model,
           transfer: stage.transfer,
@@ -234,6 +249,7 @@ async function execute(
           settings: spec.training,
           rng: rng.fork('shuffle'),
           scoring,
+          ...(extension ? { extension } : {}),
           onBatchEnd: (epoch, batch, batches, loss) => reporter.attackerBatch(budget, epoch, batch, batches, loss),
           onEpochEnd: (row) =>
             reporter.line(
@@ -262,6 +278,8 @@ async function execute(
             (amplification.value !== null ? `, error amplification ${amplification.value.toFixed(2)}×` : ''),
         );
       } finally {
+        // The adaptation's own variables (S4L's head) go; the classifier alone was saved.
+        extension?.dispose();
         model.dispose();
       }
     }

@@ -9,7 +9,7 @@ import type { ImageSet, InputSpec } from '../data/types.js';
 import { UsageError } from '../errors.js';
 import { buildModel } from '../models/registry.js';
 import type { ArchName } from '../models/types.js';
-import { accuracyOf, trainClassifier, type TrainSettings } from '../train/loop.js';
+import { accuracyOf, trainClassifier, type TrainingExtension, type TrainSettings } from '../train/loop.js';
 import type { Rng } from '../util/rng.js';
 import type { LabelMode } from '../attacks/names.js';
 import { transferBatchSource, type TransferSet } from '../attacks/transfer-set.js';
@@ -65,6 +65,8 @@ interface TrainAttackerOptions {
   settings: TrainSettings;
   rng: Rng;
   scoring: ScoringSet;
+  /** An adaptation's objective trained beside the classifier's (its attackerTraining); absent: none. */
+  extension?: TrainingExtension;
   onBatchEnd?: (epoch: number, batch: number, batches: number, loss: number) => void;
   onEpochEnd?: (row: AttackerEpoch) => void;
 }
@@ -89,7 +91,7 @@ export async function trainAndScoreAttacker(opts: TrainAttackerOptions): Promise
       epochs.push(row);
       opts.onEpochEnd?.(row);
     },
-  });
+  }, opts.extension ? { extension: opts.extension } : {});
   const trainSeconds = (performance.now() - started) / 1000;
   const last = epochs[epochs.length - 1];
   if (!last) throw new Error('the attacker trained for no epoch');

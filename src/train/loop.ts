@@ -54,6 +54,28 @@ interface TrainRecipe {
   nesterov?: boolean;
   /** The learning rate of epoch e (1-based); default: settings.lr ×0.1 every settings.lrStep epochs. */
   learningRate?: (epoch: number) => number;
+  /** A second objective trained beside the classifier's (an adaptation's, e.g. S4L's rotations). */
+  extension?: TrainingExtension;
+}
+
+/**
+ * An objective added to a classifier's training, with variables of its own (S4L's rotation head
+ * on the model's features): the optimiser steps the model's and its variables on
+ * loss(batch) + extension.loss(step), weight decay covering both. Its own data (an unlabelled
+ * pool) may end an epoch early. On webgpu it turns the fused step off (autodiff needs the term).
+ */
+export interface TrainingExtension {
+  /** Trained with the model's weights; the caller keeps and disposes them. */
+  readonly variables: readonly tf.Variable[];
+  /** Steps in an epoch of `labelled` labelled batches (never more). */
+  batchesPerEpoch(labelled: number): number;
+  /** Called before each epoch's first step (its own data order). */
+  beginEpoch?(epoch: number): void;
+  /**
+   * The extra term of one step, inside the optimiser's closure (gradients flow through it) and a
+   * tidy: the step's labelled batch and the model's logits on it, for a term that needs them.
+   */
+  loss(step: { epoch: number; batch: number; x: tf.Tensor4D; y: tf.Tensor2D; logits: tf.Tensor2D }): tf.Scalar;
 }
 
 /** Cosine annealing per epoch over `period` epochs (PyTorch's CosineAnnealingLR with T_max = period, η_min = 0). */
@@ -82,11 +104,12 @@ export async function trainClassifier(
 ): Promise<EpochReport[]> {
   const optimizer = tf.train.momentum(settings.lr, settings.momentum, recipe.nesterov === true);
   const lossOf = recipe.loss ?? softCrossEntropy;
-  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const extension = recipe.extension;
+  const weights = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...(extension?.variables ?? [])];
   // On webgpu with the project's kernels, the same step as fused kernels (a few dispatches per
   // layer instead of autodiff's dozens): the default loss only; other backends never take it.
   const fused =
-    recipe.loss === undefined && installedWebGpuKernels() === 'im2col'
+    recipe.loss === undefined && extension === undefined && installedWebGpuKernels() === 'im2col'
       ? planFusedTraining(model, { momentum: settings.momentum, nesterov: recipe.nesterov === true, weightDecay: settings.weightDecay })
       : null;
   const reports: EpochReport[] = [];
@@ -95,7 +118,11 @@ export async function trainClassifier(
       const lr = recipe.learningRate ? recipe.learningRate(epoch) : settings.lr * Math.pow(0.1, Math.floor((epoch - 1) / settings.lrStep));
       optimizer.setLearningRate(lr);
       const order = rng.permutation(data.count);
-      const batches = Math.ceil(data.count / settings.batchSize);
+      const labelledBatches = Math.ceil(data.count / settings.batchSize);
+      const batches = extension ? Math.min(labelledBatches, extension.batchesPerEpoch(labelledBatches)) : labelledBatches;
+      // Labelled rows the epoch trains on: all of them, unless an extension ends it early.
+      const samples = Math.min(data.count, batches * settings.batchSize);
+      extension?.beginEpoch?.(epoch);
       let lossSum = 0;
       let correctTotal = 0;
       const started = performance.now();
@@ -130,6 +157,7 @@ export async function trainClassifier(
               const logits = model.apply(x, { training: true }) as tf.Tensor2D;
               correctCount = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
               let l: tf.Scalar = lossOf(logits, y);
+              if (extension) l = tf.add<tf.Scalar>(l, extension.loss({ epoch, batch: b, x, y, logits }));
               if (settings.weightDecay > 0) {
                 // Same as PyTorch's SGD weight_decay: gradient + wd·w, i.e. loss + wd/2·‖w‖².
                 l = tf.add<tf.Scalar>(l, tf.mul(settings.weightDecay / 2, tf.addN(weights.map((w) => tf.sum(tf.square(w))))));
@@ -152,8 +180,8 @@ export async function trainClassifier(
       }
       const report: EpochReport = {
         epoch,
-        loss: lossSum / data.count,
-        trainAccuracy: correctTotal / data.count,
+        loss: lossSum / samples,
+        trainAccuracy: correctTotal / samples,
         seconds: (performance.now() - started) / 1000,
         lr,
       };

@@ -21,7 +21,7 @@ import type { AttackParam } from '../../attacks/params.js';
 import { attackDefinition, attackNames, attackParamTable } from '../../attacks/registry.js';
 import type { AttackDefinition } from '../../attacks/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
-import { adaptationDefinition, adaptationNames, adaptationParamTable, adaptationSpecOf } from '../../adaptations/registry.js';
+import { adaptationDefinition, adaptationMismatch, adaptationNames, adaptationParamTable, adaptationSpecOf } from '../../adaptations/registry.js';
 import type { AdaptationSpec } from '../../adaptations/types.js';
 import { threatModelLine, threatModelOf } from '../../adaptations/threat-model.js';
 import { TRAINING_PRESETS, trainingDefaultsTable } from '../../train/defaults.js';
@@ -149,6 +149,8 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       const attack = definition.name;
       checkAttackOnlyFlags(definition, flags);
       const adapt = adaptationFromFlags(flags);
+      const mismatch = adapt ? adaptationMismatch(adapt.name, attack) : null;
+      if (mismatch !== null) throw new UsageError(`--adapt ${mismatch}`);
       const victim = flagText(flags, 'victim')!;
       const budgets = parseNumberList('--budget', flagText(flags, 'budget') ?? '', { integer: true, min: 1 });
       const sortedBudgets = [...new Set(budgets)].sort((a, b) => a - b);

@@ -12,7 +12,7 @@ import { datasetInfo } from '../../data/catalog.js';
 import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { adaptationParams, attackNames, attackParams, type AttackName } from './attack-catalog.js';
-import { adaptationDefinition, adaptationNames, adaptationOfAttackSettings } from '../../adaptations/registry.js';
+import { adaptationDefinition, adaptationMismatch, adaptationNames, adaptationOfAttackSettings, adaptationsFor } from '../../adaptations/registry.js';
 import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
@@ -276,7 +276,12 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
       return;
     }
     const attackSettings = readScalarParams(m, attackParams(name), dataset, name);
-    const adapt = readAdaptation(m);
+    let adapt = readAdaptation(m);
+    const mismatch = typeof adapt?.adapt === 'string' ? adaptationMismatch(adapt.adapt, name) : null;
+    if (mismatch !== null) {
+      reader.report(m.get('adapt'), m.child('adapt'), `an adaptation ${name} can take (${adaptationsFor(name).join(', ') || 'none'})`, mismatch);
+      adapt = undefined;
+    }
     const params = attackSettings && adapt !== undefined ? { ...attackSettings, ...adapt } : undefined;
     const budgetsNode = m.get('budgets');
     const budgets = budgetsNode === undefined ? null : readBudgets(reader, budgetsNode, m.child('budgets'));
