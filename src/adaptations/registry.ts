@@ -9,8 +9,9 @@ import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, Adaptat
 import { attackParamTable } from '../attacks/registry.js';
 import { smoothing } from './smoothing.js';
 import { bayes } from './bayes.js';
+import { restorer } from './restorer.js';
 
-const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes];
+const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes, restorer];
 
 export function adaptationNames(): string[] {
   return ADAPTATIONS.map((a) => a.name);
