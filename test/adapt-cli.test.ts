@@ -98,3 +98,38 @@ test('poison attack --adapt bayes against reverse sigmoid: one query per image, 
   assert.equal(bad.errLines.length, 1, bad.stderr);
   assert.match(bad.errLines[0]!, /^poison: --concentration must be/);
 });
+
+test('poison attack --adapt restorer: one query per image, result.json records the adaptation, attackerKnows and the detector; bad input is one line', async () => {
+  const base = ['attack', '--victim', ws.victim, '--attack', 'knockoff', '--queryset', 'mnist', '--queryset-split', 'test', '--budget', '20,40',
+    '--adapt', 'restorer', '--shadows', '2', '--shadow-fraction', '0.005', '--shadow-epochs', '1', '--restorer-epochs', '20',
+    '--backend', 'wasm', '--test-limit', '100', '--epochs', '1', '--quiet'];
+  const out = path.join(ws.root, 'restorer');
+  const r = ws.poison([...base, '--defense', 'reverse-sigmoid', '--beta', '1', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as {
+    adaptation: unknown; attackerKnows: unknown; adaptationReport: Record<string, unknown>; runs: { budget: number; queries: number; images: number }[];
+  };
+  assert.deepEqual(result.adaptation, {
+    name: 'restorer',
+    settings: { restorerPrior: 'shadow', shadows: 2, shadowFraction: 0.005, shadowEpochs: 1, restorerSamples: 8, restorerEpochs: 20, concentration: 8 },
+  });
+  assert.equal(result.attackerKnows, 'defense-params');
+  assert.deepEqual(result.runs.map((run) => [run.budget, run.queries, run.images]), [[20, 20, 20], [40, 40, 40]], 'budgets exact: one query per image');
+  assert.equal(result.adaptationReport.prior, 'shadow');
+  assert.ok(['none', 'defense'].includes(result.adaptationReport.detector as string), JSON.stringify(result.adaptationReport));
+  assert.equal(result.adaptationReport.tableRows, 2 * 300, 'S × 0.5% of the 60,000 training images');
+
+  const cases: [string[], RegExp][] = [
+    [['--restorer-prior', 'nope'], /^poison: --restorer-prior: unknown value 'nope'|^poison: --restorer-prior must be one of/],
+    [['--shadows', '0'], /^poison: --shadows must be/],
+    [['--defense', 'mad', '--eps', '0.5'], /^poison: --adapt restorer simulates the defense on posteriors alone: mad\(eps=0\.5/],
+  ];
+  for (const [i, [extra, expected]] of cases.entries()) {
+    const bad = path.join(ws.root, `bad-${i}`);
+    const run = ws.poison([...base, ...extra, '--out', bad]);
+    assert.equal(run.status, 2, `${extra.join(' ')}: ${run.stderr}`);
+    assert.equal(run.errLines.length, 1, run.stderr);
+    assert.match(run.errLines[0]!, expected);
+    await assert.rejects(fs.access(bad));
+  }
+});

@@ -12,6 +12,7 @@
 import type { QueryBatch, QueryOracle } from '../attacks/types.js';
 import type { Rng } from '../util/rng.js';
 import type { AdaptationDefinition, AdaptationSettings, StandInDefense } from './types.js';
+import { argmax, CONCENTRATION_PARAM, drawDirichlet } from './dirichlet.js';
 
 const PRIORS = ['answer', 'oracle'] as const;
 
@@ -27,7 +28,7 @@ export const bayes: AdaptationDefinition = {
   params: [
     { key: 'bayesSamples', flag: '--bayes-samples <n>', help: 'N: prior draws u per answer, each passed through the stand-in defense', kind: 'number', range: { integer: true, min: 1, max: 1_000_000 }, default: 1000 },
     { key: 'bayesPrior', flag: '--bayes-prior <name>', help: "centre of the Dirichlet prior: the answer received, or the victim's clean posterior (oracle: an upper bound)", kind: 'choice', choices: PRIORS, default: 'answer' },
-    { key: 'concentration', flag: '--concentration <c>', help: "c: the answer prior Dir(K·c·ỹ)'s concentration per class", kind: 'number', range: { gt: 0 }, default: 8 },
+    CONCENTRATION_PARAM,
   ],
   attackerKnows: (settings) => (settings.bayesPrior === 'oracle' ? 'oracle' : 'defense-params'),
   queriesPerImage: () => 1,
@@ -37,26 +38,6 @@ export const bayes: AdaptationDefinition = {
     return new BayesOracle(blackBox, standIn, ctx.rng, numberOf(ctx.settings, 'bayesSamples'), numberOf(ctx.settings, 'concentration'), centres);
   },
 };
-
-/** Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 through Gamma(shape + 1)·U^(1/shape). */
-function gamma(shape: number, rng: Rng): number {
-  if (shape < 1) return gamma(shape + 1, rng) * Math.pow(1 - rng.next(), 1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    const x = rng.normal();
-    const v = Math.pow(1 + c * x, 3);
-    if (v <= 0) continue;
-    const u = 1 - rng.next();
-    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
-}
-
-function argmax(row: Float32Array | Float64Array): number {
-  let best = 0;
-  for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
-  return best;
-}
 
 class BayesOracle implements QueryOracle {
   private answered = 0;
@@ -93,17 +74,7 @@ class BayesOracle implements QueryOracle {
     // (named by its place in the query phase, so prefixes of a larger budget are the same).
     const table = new Float32Array(n * N * K);
     for (let i = 0; i < n; i++) {
-      const rng = this.rng.fork(`image-${this.answered + i}`);
-      for (let s = 0; s < N; s++) {
-        const at = (i * N + s) * K;
-        let sum = 0;
-        for (let k = 0; k < K; k++) {
-          // A zero entry (top-k, rounding) still gets a tiny shape: Dir needs every α > 0.
-          const alpha = Math.max(K * this.concentration * centres[i * K + k]!, 1e-3);
-          sum += table[at + k] = gamma(alpha, rng);
-        }
-        for (let k = 0; k < K; k++) table[at + k] = sum > 0 ? table[at + k]! / sum : 1 / K;
-      }
+      drawDirichlet(centres.subarray(i * K, (i + 1) * K), this.concentration, N, this.rng.fork(`image-${this.answered + i}`), table, i * N * K);
     }
     const simulated = await this.standIn.apply(table);
     let keepsTop1 = true;

@@ -12,8 +12,9 @@ import type { QuerySource } from '../attacks/params.js';
 import { smoothing } from './smoothing.js';
 import { bayes } from './bayes.js';
 import { s4l } from './s4l.js';
+import { restorer } from './restorer.js';
 
-const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes, s4l];
+const ADAPTATIONS: AdaptationDefinition[] = [smoothing, bayes, restorer, s4l];
 
 export function adaptationNames(): string[] {
   return ADAPTATIONS.map((a) => a.name);

@@ -44,7 +44,7 @@ export interface StandInDefense {
   apply(rows: Float32Array): Promise<Float32Array>;
 }
 
-interface AdaptationContext {
+export interface AdaptationContext {
   settings: AdaptationSettings;
   /** Its own stream, forked from the run's seed (the attack's draws do not move). */
   rng: Rng;
@@ -63,6 +63,25 @@ interface AdaptationContext {
    * real attacker has, for the variants that record attackerKnows `oracle` (upper bounds).
    */
   cleanAnswers(from: number, count: number): Float32Array;
+  /**
+   * A labelled in-domain sample the attacker holds: round(fraction · N) images of the victim's
+   * training split (N images), drawn without replacement with `rng` (shadow models train on it).
+   * Absent where the run has none to give (a synthetic black box in tests).
+   */
+  inDomainSample?(fraction: number, rng: Rng): Promise<ImageSet>;
+  /** A fresh model of the victim's architecture for its input, initialised from `rng` (shadow models). */
+  victimArchitecture?(rng: Rng): tf.LayersModel;
+}
+
+/** The oracle an adaptation hands the attack. */
+export interface AdaptedOracle extends QueryOracle {
+  /**
+   * What the adaptation decided during the query phase (a detector's choice, table sizes), read
+   * once the phase ends and written into result.json as `adaptationReport`.
+   */
+  report?(): Record<string, unknown>;
+  /** Frees what it holds (a trained network's weights); called once the query phase ends. */
+  dispose?(): void;
 }
 
 export interface AdaptationDefinition {
@@ -80,7 +99,7 @@ export interface AdaptationDefinition {
    * The oracle the attack talks to, on top of the black box's: its budget is in images, each
    * image costing queriesPerImage queries of `blackBox`. Loads TensorFlow.js code only here.
    */
-  wrap(blackBox: QueryOracle, ctx: AdaptationContext): Promise<QueryOracle>;
+  wrap(blackBox: QueryOracle, ctx: AdaptationContext): Promise<AdaptedOracle>;
   /**
    * The attacks it can adapt, by where their queries come from (S4L learns from the attack's
    * query pool, which a Jacobian attack does not have); absent: every attack.

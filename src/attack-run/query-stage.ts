@@ -39,6 +39,20 @@ import type { StageProgress } from './reporter.js';
 import type { AttackResult } from './result.js';
 import type { AttackSpec } from './spec.js';
 import { buildAttacker } from './train-attacker.js';
+import { loadImageSet } from '../data/index.js';
+
+/** `count` images of `set` drawn without replacement with `rng`, in the order drawn. */
+function sampleImages(set: ImageSet, count: number, rng: Rng): ImageSet {
+  const picked = rng.sampleWithoutReplacement(set.count, Math.min(count, set.count));
+  const size = set.height * set.width * set.channels;
+  const pixels = new Uint8Array(picked.length * size);
+  const labels = new Int32Array(picked.length);
+  picked.forEach((i, at) => {
+    pixels.set(set.pixels.subarray(i * size, (i + 1) * size), at * size);
+    labels[at] = set.labels[i]!;
+  });
+  return { ...set, pixels, labels, count: picked.length };
+}
 
 /** Everything checked and loaded before the first query. */
 export interface PreparedRun {
@@ -84,6 +98,8 @@ interface QueryStage {
   clean(n: number): Float32Array;
   released(n: number): Float32Array;
   cache: AttackResult['transferSet'];
+  /** What the adaptation reported of its query phase (AdaptedOracle.report), if it reports. */
+  adaptationReport?: Record<string, unknown>;
 }
 
 /**
@@ -153,12 +169,20 @@ export async function collectTransferSet(
         return { apply: (rows) => releasedRows(standIn, rows, null, K) };
       },
       cleanAnswers: (from, count) => blackBox.log.clean.toArray(from + count).slice(from * K),
+      inDomainSample: async (fraction, rng) => {
+        // The victim's own training split (a Jacobian attack's seed pool is that split already).
+        const train = sources.seedPool ?? (await loadImageSet(params.dataset, 'train', { dataDir: spec.dataDir }));
+        return sampleImages(train, Math.max(1, Math.round(fraction * train.count)), rng);
+      },
+      victimArchitecture: (rng) => buildAttacker(params.arch, params.input, K, rng),
     });
     // The stand-ins live as long as the query phase (the attack's oracle may use them to the end).
     const transfer = await definition.run(context(oracle), sources).finally(() => {
       for (const standIn of standIns) standIn.dispose();
+      oracle.dispose?.();
     });
-    return oracleStage(transfer, oracle, blackBox, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns });
+    const report = oracle.report?.();
+    return { ...oracleStage(transfer, oracle, blackBox, { cache: 'off', cacheEntry: null, victimQueryBatches: victimRuns }), ...(report ? { adaptationReport: report } : {}) };
   }
   if (definition.adaptive && spec.queryStore) {
     // The answers depend on the defense, so the whole query phase is what is kept.

@@ -45,6 +45,8 @@ export interface AttackResult {
   adaptation: AdaptationSpec | null;
   /** What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md); null: no adaptation. */
   attackerKnows: AttackerKnows | null;
+  /** What the adaptation decided in its query phase (e.g. the restorer's detector), when it reports. */
+  adaptationReport?: Record<string, unknown>;
   labelMode: LabelMode;
   seed: number;
   victim: { dir: string; arch: string; dataset: string; numClasses: number; weightsSha256: string };

@@ -293,6 +293,7 @@ async function execute(
       attack: spec.attack,
       adaptation: spec.adapt ?? null,
       attackerKnows: spec.adapt ? adaptationDefinition(spec.adapt.name).attackerKnows(spec.adapt.settings) : null,
+      ...(stage.adaptationReport ? { adaptationReport: stage.adaptationReport } : {}),
       labelMode: spec.labelMode,
       seed: spec.seed,
       victim: { dir: spec.victim, arch: params.arch, dataset: params.dataset, numClasses: K, weightsSha256: run.victimWeights },
