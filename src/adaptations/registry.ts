@@ -4,7 +4,7 @@
  * them freely.
  */
 import { UsageError } from '../errors.js';
-import { parseChoice, parseNumber } from '../util/parse.js';
+import { parseParamValue } from '../params/declaration.js';
 import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, AdaptationSpec } from './types.js';
 import { attackParamTable } from '../attacks/registry.js';
 import { smoothing } from './smoothing.js';
@@ -54,16 +54,15 @@ export function adaptationSpecOf(name: string, raw: Record<string, unknown>, whe
   return { name, settings };
 }
 
+/** One setting from a flag's text or a config's value, by the one reader of declared parameters. */
 function paramValue(param: AdaptationParam, raw: unknown, where: string): number | string | null {
   if (raw === undefined) {
     if (param.default === undefined) throw new UsageError(`${where} is required`);
     return param.default;
   }
   if (typeof raw !== 'string' && typeof raw !== 'number' && raw !== null) throw new UsageError(`${where} must be a ${param.kind === 'number' ? 'number' : 'word'}, got ${JSON.stringify(raw)}`);
-  if (param.kind === 'choice') return parseChoice(where, String(raw), param.choices);
-  if (param.nullable && (raw === null || String(raw).trim() === 'none')) return null;
-  if (raw === null) throw new UsageError(`${where} must be a number, got null`);
-  return parseNumber(where, raw, param.range);
+  if (raw === null && !(param.kind === 'number' && param.nullable === true)) throw new UsageError(`${where} must be a ${param.kind === 'number' ? 'number' : 'word'}, got null`);
+  return parseParamValue(param, raw, where, 'text');
 }
 
 /**

@@ -8,7 +8,7 @@
 import type { InputSpec, NormalisationFamily } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import type { QueryOracle } from '../attacks/types.js';
-import type { AttackParam } from '../attacks/params.js';
+import type { PlainParam } from '../params/declaration.js';
 
 /**
  * What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md): nothing; its type (a
@@ -17,11 +17,8 @@ import type { AttackParam } from '../attacks/params.js';
  */
 export type AttackerKnows = 'nothing' | 'defense-type' | 'defense-params' | 'oracle';
 
-/** Omit over each member of a union (Omit on the union itself would merge the kinds). */
-type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** One parameter of an adaptation: an attack parameter's declaration without the settings bag. */
-export type AdaptationParam = OmitEach<AttackParam, 'bag'>;
+/** One parameter of an adaptation: the one declaration type (src/params/declaration.ts), a plain default. */
+export type AdaptationParam = PlainParam;
 
 /** An adaptation's parameter values by key, defaults filled in. */
 export type AdaptationSettings = Record<string, number | string | null>;

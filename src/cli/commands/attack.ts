@@ -18,6 +18,7 @@ import { defaultQueryPool, describeDefaultQueryPools } from '../../data/catalog.
 import { DEFAULT_VICTIM_DIR } from './train.js';
 import { attackSettingsOf, jacobianSettingsOf, LABEL_MODES, seedSetShortfall, type AttackSettings, type JacobianSettings } from '../../attacks/names.js';
 import type { AttackParam } from '../../attacks/params.js';
+import { flagName, parseParamValue } from '../../params/declaration.js';
 import { attackDefinition, attackNames, attackParamTable } from '../../attacks/registry.js';
 import type { AttackDefinition } from '../../attacks/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
@@ -40,11 +41,7 @@ function paramHelp(param: AttackParam, attacks: readonly string[]): string {
 
 /** One declared parameter's value from its flag: its default when unset (undefined: none, the victim decides). */
 function paramValue(param: AttackParam, raw: string | undefined): number | string | null | undefined {
-  const flag = param.flag.split(' ')[0]!;
-  if (raw === undefined) return param.default;
-  if (param.kind === 'choice') return parseChoice(flag, raw, param.choices);
-  if (param.nullable && raw.trim() === 'none') return null;
-  return parseNumber(flag, raw, param.range);
+  return raw === undefined ? param.default : parseParamValue(param, raw, flagName(param), 'text');
 }
 
 /**

@@ -16,8 +16,9 @@ import { adaptationDefinition, adaptationNames, adaptationOfAttackSettings } fro
 import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { defenseKeys, defenseNames, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
-import { defaultValue, expectedText, readParamValue } from './param-schema.js';
+import { defenseKeys, defenseNames, defenseParams, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
+import { readParamValue } from './param-schema.js';
+import { defaultOf, describeTakes, oldYamlKey, yamlKey, type ParamDeclaration } from '../../params/declaration.js';
 import { configError } from './problems.js';
 import { describe, parseYaml, suggestion, type MapView, type YamlReader } from './yaml-reader.js';
 import { TRAIN_SETTING_KEYS, TRAIN_SETTING_RANGES, TRAINING_PRESETS, victimTrainingDefaults } from '../../train/defaults.js';
@@ -38,6 +39,38 @@ type VictimDirInfo = { dataset: DatasetName; arch: ArchName } | { problem: strin
 export interface ParseOptions {
   /** Reads a victim directory's params.json (injectable for tests). */
   victimDirInfo?: (dir: string) => VictimDirInfo;
+  /** Where a deprecation line goes (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+/**
+ * Parameter keys spelt the old way (`noise-eps` before one camelCase spelling, `noiseEps`):
+ * still read, as the same parameter (so cells keep their ids), with one line per old key.
+ */
+class Deprecations {
+  private readonly warned = new Set<string>();
+  constructor(
+    private readonly file: string,
+    private readonly warn: (line: string) => void,
+  ) {}
+
+  /** The node of a declared parameter: under its key, or under its old spelling (then warned about, once per key). */
+  node(m: MapView, param: Pick<ParamDeclaration, 'key'>): { node: Node | null | undefined; key: string } {
+    const key = yamlKey(param);
+    const old = oldYamlKey(param);
+    // has() does not mark the old key as accepted, so error messages list only the new spelling.
+    if (old === null || !m.has(old)) return { node: m.get(key), key };
+    if (m.has(key)) {
+      m.get(old);
+      m.reader.report(m.keyNode(old), m.child(old), `'${key}' once (it is '${old}' spelt the current way)`, 'both spellings');
+      return { node: undefined, key };
+    }
+    if (!this.warned.has(old)) {
+      this.warned.add(old);
+      this.warn(`poison: ${this.file}: key '${old}' is deprecated, write '${key}' (same parameter, same cells)`);
+    }
+    return { node: m.get(old), key: old };
+  }
 }
 
 const TOP_LEVEL_EXPECTED =
@@ -62,6 +95,7 @@ function sweepNameOf(file: string): string {
 
 export function parseSweepConfig(text: string, file: string, opts: ParseOptions = {}): SweepConfig {
   const { doc, reader } = parseYaml(text);
+  const deprecations = new Deprecations(file, opts.warn ?? ((line) => process.stderr.write(`${line}\n`)));
   // Syntax errors first and alone: reading a half-parsed tree would only add noise.
   if (reader.problems.length > 0) throw configError(file, reader.problems);
   if (doc.contents === null) {
@@ -76,10 +110,10 @@ export function parseSweepConfig(text: string, file: string, opts: ParseOptions 
   const victimDataset = victim?.dataset ?? null;
 
   const attacksNode = root.required('attacks', 'a list of attacks, each a mapping with a name');
-  const attacks = attacksNode === undefined ? undefined : readAttacks(reader, attacksNode, victimDataset);
+  const attacks = attacksNode === undefined ? undefined : readAttacks(reader, attacksNode, victimDataset, deprecations);
 
   const defensesNode = root.required('defenses', 'a mapping from defense names to their parameters');
-  const defenses = defensesNode === undefined ? undefined : readDefenses(reader, defensesNode, victimDataset);
+  const defenses = defensesNode === undefined ? undefined : readDefenses(reader, defensesNode, victimDataset, deprecations);
 
   // Top-level budgets apply to every attack entry without its own `budgets`.
   const everyAttackHasBudgets = attacks !== undefined && attacks.entries.length > 0 && attacks.ok && attacks.entries.every((a) => a.budgets !== null);
@@ -251,7 +285,7 @@ export function readVictimDirInfo(dir: string): VictimDirInfo {
 // attacks
 
 /** The valid entries (for cross-checks even when others are wrong) and whether all were valid. */
-function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName | null): { entries: AttackEntry[]; ok: boolean } | undefined {
+function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName | null, deprecations: Deprecations): { entries: AttackEntry[]; ok: boolean } | undefined {
   const items = reader.list(node, 'attacks', 'a list of attacks, each a mapping with a name');
   if (!items) return undefined;
   if (items.length === 0) {
@@ -275,8 +309,8 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
       failed = true;
       return;
     }
-    const attackSettings = readScalarParams(m, attackParams(name), dataset, name);
-    const adapt = readAdaptation(m);
+    const attackSettings = readScalarParams(m, attackParams(name), dataset, name, deprecations);
+    const adapt = readAdaptation(m, deprecations);
     const params = attackSettings && adapt !== undefined ? { ...attackSettings, ...adapt } : undefined;
     const budgetsNode = m.get('budgets');
     const budgets = budgetsNode === undefined ? null : readBudgets(reader, budgetsNode, m.child('budgets'));
@@ -303,7 +337,7 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
  * Flattened into the entry's settings (key `adapt`, its parameters beside it, defaults filled in)
  * so cells, their ids and the CSV's attack_settings carry it; null without the key (naive).
  */
-function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | undefined {
+function readAdaptation(m: MapView, deprecations: Deprecations): Record<string, ParamValue | null> | null | undefined {
   const node = m.get('adapt');
   if (node === undefined) return null;
   const p = m.child('adapt');
@@ -311,8 +345,8 @@ function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | 
   if (isScalar(node)) {
     const name = m.reader.choice(node, p, adaptationNames());
     if (name === undefined) return undefined;
-    const defaults = adaptationParams(name).map((schema) => [schema.name, schema.default] as const);
-    if (defaults.some(([, d]) => d === undefined || typeof d === 'function')) {
+    const defaults = adaptationParams(name).map((param) => [param.key, param.default] as const);
+    if (defaults.some(([, d]) => d === undefined)) {
       m.reader.report(node, p, `a mapping with name: ${name} and its required parameters`, name);
       return undefined;
     }
@@ -325,42 +359,45 @@ function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | 
     for (const k of am.keys()) am.get(k);
     return undefined;
   }
-  const settings = readScalarParams(am, adaptationParams(name), null, name);
+  const settings = readScalarParams(am, adaptationParams(name), null, name, deprecations);
   am.finish();
   return settings ? { adapt: name, ...settings } : undefined;
 }
 
+/** Declared parameters' values by key (defaults filled in), each read under its YAML key. */
 function readScalarParams(
   m: MapView,
-  schemas: readonly ReturnType<typeof attackParams>[number][],
+  params: readonly ParamDeclaration[],
   dataset: DatasetName | null,
   attack: AttackName,
+  deprecations: Deprecations,
 ): Record<string, ParamValue | null> | undefined {
   const out: Record<string, ParamValue | null> = {};
   let failed = false;
-  for (const schema of schemas) {
-    const node = m.get(schema.name);
-    const p = m.child(schema.name);
+  for (const param of params) {
+    const { node, key } = deprecations.node(m, param);
+    const p = m.child(key);
     if (node === undefined) {
-      const d = defaultValue(schema, dataset);
+      const d = defaultOf(param, dataset === null ? null : { dataset });
       if (d === undefined) {
-        if (dataset !== null || typeof schema.default !== 'function') {
-          m.reader.report(m.node, m.path, `a key '${schema.name}' (${attack}: ${schema.doc})`, 'no such key');
+        if (dataset !== null || typeof param.default !== 'function') {
+          // YAML says null where the command line says none.
+          m.reader.report(m.node, m.path, `a key '${key}' (${attack}: ${param.help.replace(/\bnone\b/, 'null')})`, 'no such key');
         }
         failed = true;
         continue;
       }
-      out[schema.name] = d;
+      out[param.key] = d;
       continue;
     }
     if (isSeq(node)) {
-      m.reader.report(node, p, `${expectedText(schema)} (one value: list several attack entries to compare settings)`, 'a list');
+      m.reader.report(node, p, `${describeTakes(param)} (one value: list several attack entries to compare settings)`, 'a list');
       failed = true;
       continue;
     }
-    const v = readParamValue(m.reader, node, p, schema);
+    const v = readParamValue(m.reader, node, p, param);
     if (v === undefined) failed = true;
-    else out[schema.name] = v;
+    else out[param.key] = v;
   }
   return failed ? undefined : out;
 }
@@ -368,7 +405,7 @@ function readScalarParams(
 // ---------------------------------------------------------------------------------------------
 // defenses
 
-function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetName | null): DefenseEntry[] | undefined {
+function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetName | null, deprecations: Deprecations): DefenseEntry[] | undefined {
   const m = reader.map(node, 'defenses', `a mapping from defense names (${defenseNames().join(', ')}) to their parameters`);
   if (!m) return undefined;
   const names = m.keys();
@@ -385,7 +422,7 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
       failed = true;
       continue;
     }
-    const entry = readDefense(reader, name, valueNode ?? null, m.child(name), dataset);
+    const entry = readDefense(reader, name, valueNode ?? null, m.child(name), dataset, deprecations);
     if (!entry) failed = true;
     else out.push(entry);
   }
@@ -397,20 +434,28 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
 }
 
 /** One defense's grid: each key a value or a list, every combination checked by the defense library. */
-function readDefense(reader: YamlReader, name: string, node: Node | null, p: string, dataset: DatasetName | null): DefenseEntry | undefined {
+function readDefense(reader: YamlReader, name: string, node: Node | null, p: string, dataset: DatasetName | null, deprecations: Deprecations): DefenseEntry | undefined {
+  // The grid is keyed by the defense's own keys (`noise-eps`, what parseDefenseSpec takes); the
+  // file spells them camelCase (`noiseEps`), and errors cite the spelling the file used.
   const keys = defenseKeys(name);
+  const spelt: Record<string, string> = Object.fromEntries(defenseParams(name).map((param) => [param.key, yamlKey(param)]));
   const empty = node === null || (isScalar(node) && node.value === null);
   const pm = empty
     ? undefined
-    : reader.map(node, p, `a mapping of ${name}'s parameters (${keys.length > 0 ? keys.join(', ') : 'it has none: write {}'})`);
+    : reader.map(node, p, `a mapping of ${name}'s parameters (${keys.length > 0 ? keys.map((k) => spelt[k]).join(', ') : 'it has none: write {}'})`);
   if (!empty && !pm) return undefined;
   const grid: Record<string, ParamValue[]> = {};
   const itemNodes: Record<string, (Node | null)[]> = {};
   let failed = false;
-  for (const key of keys) {
-    const v = pm?.get(key);
+  const valueNodes: Record<string, Node | null> = {};
+  for (const param of defenseParams(name)) {
+    const key = param.key;
+    const found = pm ? deprecations.node(pm, param) : { node: undefined, key };
+    const v = found.node;
     if (v === undefined) continue;
-    const values = reader.grid(v, `${p}.${key}`, (n, path) => {
+    spelt[key] = found.key;
+    valueNodes[key] = v;
+    const values = reader.grid(v, `${p}.${found.key}`, (n, path) => {
       if (isScalar(n) && (typeof n.value === 'number' || typeof n.value === 'string')) return n.value;
       reader.report(n, path, `${keyHelp(name, key)}: a number or a word`);
       return undefined;
@@ -449,10 +494,10 @@ function readDefense(reader: YamlReader, name: string, node: Node | null, p: str
         // The named key's value is wrong: the varied one if it is that key, else that key's first value.
         const index = varied && varied.key === flag ? varied.index : 0;
         const at = itemNodes[flag]?.[index] ?? null;
-        const path = (grid[flag]?.length ?? 0) > 1 || isSeq(pm?.get(flag)) ? `${p}.${flag}[${index}]` : `${p}.${flag}`;
+        const path = (grid[flag]?.length ?? 0) > 1 || isSeq(valueNodes[flag]) ? `${p}.${spelt[flag]}[${index}]` : `${p}.${spelt[flag]}`;
         reportOnce(`${flag}[${index}]`, at, path, keyHelp(name, flag), `${describe(at)} (${err.message})`);
       } else if (flag !== undefined && keys.includes(flag)) {
-        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${flag}' (${keyHelp(name, flag)})`, 'no such key');
+        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${spelt[flag]}' (${keyHelp(name, flag)})`, 'no such key');
       } else {
         reportOnce('*', pm?.node ?? node, p, `valid ${name} parameters`, err.message);
       }
