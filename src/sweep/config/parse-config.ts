@@ -13,7 +13,8 @@ import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { adaptationParams, attackNames, attackParams, type AttackName } from './attack-catalog.js';
 import { adaptationDefinition, adaptationNames, adaptationOfAttackSettings } from '../../adaptations/registry.js';
-import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf } from '../../attacks/names.js';
+import { querySourceOf } from '../../attacks/query-sources.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { defenseKeys, defenseNames, defenseParams, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
@@ -580,25 +581,15 @@ function checkBudgets(reader: YamlReader, topNode: Node | null, topBudgets: numb
     list.forEach((budget, i) => {
       const at = items[i] ?? node;
       const p = isSeq(node) ? `${base}[${i}]` : base;
-      const queryset = attack.params.queryset;
-      const split = attack.params.querysetSplit;
-      if (typeof queryset === 'string' && typeof split === 'string') {
-        const sizes = datasetInfo(queryset as DatasetName).officialSizes;
-        const poolSize = split === 'train' ? sizes.train : split === 'test' ? sizes.test : sizes.train + sizes.test;
-        if (budget > poolSize) {
-          reader.report(at, p, `at most ${poolSize} (attacks[${attack.index}] draws distinct images from ${queryset} ${split})`, String(budget));
-        }
-      }
       // Budgets count queries: an adaptation spending q per image gives the attack ⌊B/q⌋ images.
       const adaptation = adaptationOfAttackSettings(attack.params);
       const perImage = adaptation ? adaptationDefinition(adaptation.name).queriesPerImage(adaptation.settings) : 1;
       if (budget < perImage) {
         reader.report(at, p, `at least ${perImage} (attacks[${attack.index}] adapts with ${adaptation!.name}, ${perImage} queries per image)`, String(budget));
       }
-      const seedSize = attack.params.seedSize;
-      if (typeof seedSize === 'number' && seedSetShortfall(Math.floor(budget / perImage), seedSize) !== null) {
-        reader.report(at, p, `at least ${seedSize * perImage} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first${perImage > 1 ? `, ${perImage} queries per image` : ''})`, String(budget));
-      }
+      // What its query source can spend (a pool's size, a seed set queried first), in its own words.
+      const sourceProblem = querySourceOf(attackDefinition(attack.name)).budgetProblem(budget, perImage, attack.params, attack.name);
+      if (sourceProblem) reader.report(at, p, `${sourceProblem.expected} (attacks[${attack.index}] ${sourceProblem.why})`, String(budget));
     });
   }
 }
