@@ -51,7 +51,9 @@ export async function loadExtensions(env: NodeJS.ProcessEnv = process.env): Prom
 function isAttackDefinition(value: unknown): value is AttackDefinition {
   if (typeof value !== 'object' || value === null) return false;
   const a = value as Partial<Record<keyof AttackDefinition, unknown>>;
-  return typeof a.name === 'string' && (a.queries === 'pool' || a.queries === 'seed-set') && typeof a.adaptive === 'boolean' && Array.isArray(a.params) && typeof a.run === 'function';
+  const queries = a.queries as { kind?: unknown; load?: unknown } | string | undefined;
+  const ownSource = typeof queries === 'object' && queries !== null && typeof queries.kind === 'string' && typeof queries.load === 'function';
+  return typeof a.name === 'string' && (queries === 'pool' || queries === 'seed-set' || ownSource) && typeof a.adaptive === 'boolean' && Array.isArray(a.params) && typeof a.run === 'function';
 }
 
 function isDefenseDefinition(value: unknown): value is DefenseDefinition {

@@ -29,7 +29,7 @@ test('every declared parameter: its flag is its key, shared keys are declared al
   for (const { param, attacks } of table) {
     assert.equal(attributeOf(param.flag), param.key, param.flag);
     for (const attack of attacks) {
-      const schema = attackParams(attack).find((s) => s.name === param.key);
+      const schema = attackParams(attack).find((s) => s.key === param.key);
       assert.ok(schema, `${attack} takes ${param.key} in a sweep config`);
       assert.equal(schema.default, param.default, `${attack}.${param.key}`);
     }

@@ -12,6 +12,7 @@ import { flagHelp, parseDefenseSpec } from '../src/defenses/params.js';
 import { defenseDefinition, defenseFlags, defenseNames } from '../src/defenses/registry.js';
 import { defaultGamma } from '../src/defenses/reverse-sigmoid.js';
 import { defenseSlug, describeDefense } from '../src/defenses/spec.js';
+import { yamlKey } from '../src/params/declaration.js';
 
 test('each defense parses into its typed spec with documented defaults', () => {
   assert.deepEqual(parseDefenseSpec(undefined, {}), { name: 'none' });
@@ -174,11 +175,13 @@ test("docs/sweep-config.md's defense table lists every defense with its declared
     const row = docs.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
     assert.ok(row, `a row for ${name}`);
     const [, keys = '', axis = ''] = row.split(' | ');
+    // The file's spelling: camelCase (`noiseEps` for --noise-eps).
     for (const p of definition.params) {
-      const shown = p.kind === 'choice' ? `\`${p.key}\` (\`${p.default}\`)` : typeof p.default === 'number' ? `\`${p.key}\` (${p.default})` : p.default === undefined ? `\`${p.key}\` (required` : `\`${p.key}\` (`;
+      const key = yamlKey(p);
+      const shown = p.kind === 'choice' ? `\`${key}\` (\`${p.default}\`)` : typeof p.default === 'number' ? `\`${key}\` (${p.default})` : p.default === undefined ? `\`${key}\` (required` : `\`${key}\` (`;
       assert.ok(keys.includes(shown), `${name}: ${shown} in ${keys}`);
     }
-    assert.equal(keys.match(/`[a-z0-9-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
-    assert.ok(axis.startsWith(definition.operatingAxis === null ? '—' : `\`${definition.operatingAxis}\``), `${name}'s operating point: ${axis}`);
+    assert.equal(keys.match(/`[a-zA-Z0-9-]+` \(/g)?.length ?? 0, definition.params.length, `${name}: no key it does not declare`);
+    assert.ok(axis.startsWith(definition.operatingAxis === null ? '—' : `\`${yamlKey({ key: definition.operatingAxis })}\``), `${name}'s operating point: ${axis}`);
   }
 });

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { EXTENSIONS_ENV } from '../src/extensions.js';
 import { useVictimWorkspace } from './helpers/victim-workspace.js';
-import { TOY_ATTACK, TOY_ATTACK_MODULE } from './helpers/toy-attack.js';
+import { TOY_ATTACK, TOY_ATTACK_MODULE, TOY_SOURCE_ATTACK } from './helpers/toy-attack.js';
 
 const ws = useVictimWorkspace('poison-extension-');
 const { poison } = ws;
@@ -40,6 +40,17 @@ test('poison attack runs the toy attack from its one file; without the extension
   const badModule = poison(['attack', '--help'], { ...process.env, [EXTENSIONS_ENV]: path.join(ws.root, 'no-such.js') });
   assert.equal(badModule.status, 2);
   assert.match(badModule.stderr, /^poison: POISON_EXTENSION_MODULES: cannot load .*no-such\.js/);
+});
+
+test('poison attack runs an attack that brings its own query source (the victim test split), recorded as it declares', async () => {
+  const out = path.join(ws.root, 'toy-source');
+  const r = poison(['attack', '--victim', ws.victim, '--attack', TOY_SOURCE_ATTACK, '--budget', '30', '--backend', 'wasm', '--test-limit', '100', '--epochs', '1',
+    '--quiet', '--no-cache', '--out', out], withToy);
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(await fs.readFile(path.join(out, 'result.json'), 'utf8')) as { querySource: { kind: string; split: string }; config: { queryset: unknown } };
+  assert.equal(result.querySource.kind, 'victim-test');
+  assert.equal(result.querySource.split, 'test');
+  assert.equal(result.config.queryset, null, 'its source records no query pool settings');
 });
 
 test('a sweep runs the toy attack through its workers', async () => {

@@ -123,7 +123,7 @@ test('every problem of a file is reported at once, each with path, line, column,
     /^ {2}c\.yaml:7:32: defenses\.mad\.ydist: expected norm of the budget, l1 \| l2.*found 'l3'/,
     /^ {2}c\.yaml:8:3: defenses\.madd: expected a defense: one of none, top-k, .*found 'madd' \(did you mean 'mad'\?\)$/,
     /^ {2}c\.yaml:9:18: defenses\.top-k\.k\[1\]: expected .*found 11 \(--k must be a whole number in 1\.\.10/,
-    /^ {2}c\.yaml:10:17: defenses\.random-noise: expected a key 'noise-eps' .*found no such key$/,
+    /^ {2}c\.yaml:10:17: defenses\.random-noise: expected a key 'noiseEps' .*found no such key$/,
     /^ {2}c\.yaml:11:10: budgets: expected a value or a non-empty list of values, found an empty list$/,
     /^ {2}c\.yaml:12:1: atacker: expected one of the keys victim, attacks, .*found unknown key 'atacker' \(did you mean 'attacker'\?\)$/,
   ];

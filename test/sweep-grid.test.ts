@@ -237,7 +237,7 @@ test('sharing order: grid order, undefended cell first within a transfer set', (
   for (const c of firstOfSet.values()) assert.equal(c.settings.defense.name, 'none');
 });
 
-const WITH_PREPARED = CONFIG.replace('reverse-sigmoid: {beta: 0.1}', 'reverse-sigmoid: {beta: 0.1}\n  adaptive-misinformation: {am-tau: [0.5, 0.9]}\n  grad2: {eps: 0.5}');
+const WITH_PREPARED = CONFIG.replace('reverse-sigmoid: {beta: 0.1}', 'reverse-sigmoid: {beta: 0.1}\n  adaptive-misinformation: {amTau: [0.5, 0.9]}\n  grad2: {eps: 0.5}');
 
 test('what a defense builds beside the victim is one prepare- key per victim, shared by every point and seed, kept without a cache', () => {
   const cells = cellsOf(WITH_PREPARED);
@@ -259,7 +259,7 @@ test('what a defense builds beside the victim is one prepare- key per victim, sh
   assert.equal(byDefense.get('grad2')?.size, 1);
   assert.notDeepEqual(byDefense.get('grad2'), byDefense.get('adaptive-misinformation'));
   // A model of the user's: nothing to build.
-  const own = cellsOf(WITH_PREPARED.replace('am-tau: [0.5, 0.9]', 'am-tau: [0.5, 0.9], misinformation: /models/fhat'));
+  const own = cellsOf(WITH_PREPARED.replace('amTau: [0.5, 0.9]', 'amTau: [0.5, 0.9], misinformation: /models/fhat'));
   for (const c of own.filter((c) => c.settings.defense.name === 'adaptive-misinformation')) assert.deepEqual(prepareKeys(c), []);
   // One task per key.
   assert.deepEqual(prepareTasksOf(cells).map((t) => t.key).sort(), [...byDefense.values()].flatMap((keys) => [...keys]).sort());
@@ -305,4 +305,44 @@ test('prepare tasks run ahead: cells needing the key wait for it while the other
   readyGate.readyKeys.add(am.key);
   readyGate.readyKeys.add(g2.key);
   assert.equal(await new CellScheduler(cells, readyGate, prepareTasksOf(cells)).nextPrepare(), null);
+});
+
+test("old key spellings (noise-eps) still read, one warning line per old key, the same cells and ids as the camelCase ones", () => {
+  const renamed = CONFIG.replace(
+    'reverse-sigmoid: {beta: 0.1}',
+    'reverse-sigmoid: {beta: 0.1}\n  random-noise: {noiseEps: [0.5, 1], noiseNorm: l2}\n  adaptive-misinformation: {amTau: 0.9, amNu: 500}\n  grad2: {grad2Target: min-ip}',
+  );
+  const old = renamed
+    .replace('noiseEps', 'noise-eps')
+    .replace('noiseNorm', 'noise-norm')
+    .replace('amTau', 'am-tau')
+    .replace('amNu', 'am-nu')
+    .replace('grad2Target', 'grad2-target');
+  const cellsWith = (text: string, warnings: string[]): Cell[] => {
+    const config = parseSweepConfig(text, 'old.yaml', { warn: (line) => warnings.push(line) });
+    if (config.victim.kind !== 'train') throw new Error('train victim expected');
+    return expandGrid(config, { dataset: config.victim.train.dataset, arch: config.victim.train.arch, train: config.victim.train });
+  };
+  const quiet: string[] = [];
+  const current = cellsWith(renamed, quiet);
+  assert.deepEqual(quiet, [], 'the camelCase spelling warns about nothing');
+  const warnings: string[] = [];
+  const legacy = cellsWith(old, warnings);
+  assert.deepEqual(warnings, [
+    "poison: old.yaml: key 'noise-eps' is deprecated, write 'noiseEps' (same parameter, same cells)",
+    "poison: old.yaml: key 'noise-norm' is deprecated, write 'noiseNorm' (same parameter, same cells)",
+    "poison: old.yaml: key 'am-tau' is deprecated, write 'amTau' (same parameter, same cells)",
+    "poison: old.yaml: key 'am-nu' is deprecated, write 'amNu' (same parameter, same cells)",
+    "poison: old.yaml: key 'grad2-target' is deprecated, write 'grad2Target' (same parameter, same cells)",
+  ]);
+  assert.deepEqual(legacy.map((c) => c.id), current.map((c) => c.id));
+  const noise = current.filter((c) => c.settings.defense.name === 'random-noise');
+  assert.deepEqual([...new Set(noise.map((c) => c.settings.defense.epsZ))], [0.5, 1]);
+  assert.ok(noise.every((c) => c.settings.defense.norm === 'l2'), 'noiseNorm reaches the spec');
+
+  // Both spellings of one key: an error at the old one, not a silent choice.
+  assert.throws(
+    () => parseSweepConfig(renamed.replace('noiseNorm: l2', 'noiseNorm: l2, noise-norm: l1'), 'both.yaml', { warn: () => undefined }),
+    (e: unknown) => e instanceof UsageError && /defenses\.random-noise\.noise-norm: expected 'noiseNorm' once .*found both spellings/.test(e.message),
+  );
 });

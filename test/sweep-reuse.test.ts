@@ -29,7 +29,7 @@ attacks:
 defenses:
   none: {}
   mad: {eps: [0.5]}
-  random-noise: {noise-eps: [1.0]}
+  random-noise: {noiseEps: [1.0]}
 budgets: ${budgets}
 seeds: [3]
 attacker: {epochs: 1}

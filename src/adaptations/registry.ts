@@ -4,11 +4,11 @@
  * them freely.
  */
 import { UsageError } from '../errors.js';
-import { parseChoice, parseNumber } from '../util/parse.js';
+import { parseParamValue } from '../params/declaration.js';
 import type { AdaptationDefinition, AdaptationParam, AdaptationSettings, AdaptationSpec } from './types.js';
 import { attackDefinition, attackNames, attackParamTable } from '../attacks/registry.js';
 import type { AttackName } from '../attacks/names.js';
-import type { QuerySource } from '../attacks/params.js';
+import { querySourceOf } from '../attacks/query-sources.js';
 import { smoothing } from './smoothing.js';
 import { bayes } from './bayes.js';
 import { s4l } from './s4l.js';
@@ -26,18 +26,17 @@ export function adaptationDefinition(name: string): AdaptationDefinition {
   return found;
 }
 
-const QUERY_SOURCE_WORDS: Record<QuerySource, string> = { pool: 'a query pool', 'seed-set': 'a seed set' };
-
 /**
- * Why adaptation `name` cannot adapt `attack` (its declared querySources), as one sentence that
- * starts with the adaptation's name, or null when it can.
+ * Why adaptation `name` cannot adapt `attack` (an adaptation that needs an unlabelled pool, on an
+ * attack whose query source has none), as one sentence that starts with the adaptation's name, or
+ * null when it can.
  */
 export function adaptationMismatch(name: string, attack: AttackName): string | null {
-  const sources = adaptationDefinition(name).querySources;
-  const source = attackDefinition(attack).queries;
-  if (!sources || sources.includes(source)) return null;
-  const fitting = attackNames().filter((a) => sources.includes(attackDefinition(a).queries));
-  return `${name} needs an attack whose queries come from ${sources.map((s) => QUERY_SOURCE_WORDS[s]).join(' or ')} (${fitting.join(', ')}); ${attack}'s come from ${QUERY_SOURCE_WORDS[source]}`;
+  if (!adaptationDefinition(name).needsUnlabelledPool) return null;
+  const source = querySourceOf(attackDefinition(attack));
+  if (source.unlabelledPool) return null;
+  const fitting = attackNames().filter((a) => querySourceOf(attackDefinition(a)).unlabelledPool);
+  return `${name} needs an attack whose queries come from a query pool (${fitting.join(', ')}); ${attack}'s come from ${source.description}`;
 }
 
 /** The adaptations that can adapt `attack`. */
@@ -77,16 +76,15 @@ export function adaptationSpecOf(name: string, raw: Record<string, unknown>, whe
   return { name, settings };
 }
 
+/** One setting from a flag's text or a config's value, by the one reader of declared parameters. */
 function paramValue(param: AdaptationParam, raw: unknown, where: string): number | string | null {
   if (raw === undefined) {
     if (param.default === undefined) throw new UsageError(`${where} is required`);
     return param.default;
   }
   if (typeof raw !== 'string' && typeof raw !== 'number' && raw !== null) throw new UsageError(`${where} must be a ${param.kind === 'number' ? 'number' : 'word'}, got ${JSON.stringify(raw)}`);
-  if (param.kind === 'choice') return parseChoice(where, String(raw), param.choices);
-  if (param.nullable && (raw === null || String(raw).trim() === 'none')) return null;
-  if (raw === null) throw new UsageError(`${where} must be a number, got null`);
-  return parseNumber(where, raw, param.range);
+  if (raw === null && !(param.kind === 'number' && param.nullable === true)) throw new UsageError(`${where} must be a ${param.kind === 'number' ? 'number' : 'word'}, got null`);
+  return parseParamValue(param, raw, where, 'text');
 }
 
 /**

@@ -44,7 +44,7 @@ export const s4l: AdaptationDefinition = {
   ],
   attackerKnows: () => 'nothing',
   queriesPerImage: () => 1,
-  querySources: ['pool'],
+  needsUnlabelledPool: true,
   // It changes how the attacker learns, not what it asks or is answered.
   wrap: (blackBox) => Promise.resolve(blackBox),
   attackerTraining: rotationTraining,
@@ -86,7 +86,7 @@ async function rotationTraining(ctx: AttackerTrainingContext): Promise<AttackerT
   const { weightInit, biasInit } = await import('../models/init.js');
   const { softCrossEntropy } = await import('../train/loop.js');
   const { model, input, pool } = ctx;
-  // Refused before the query stage (querySources); a library caller without a pool lands here.
+  // Refused before the query stage (needsUnlabelledPool); a library caller without a pool lands here.
   if (!pool) throw new UsageError('--adapt s4l needs the attack\'s query pool (knockoff, knockoff-adaptive)');
   if (input.height !== input.width) throw new UsageError(`--adapt s4l rotates images by 90°: the victim's ${input.height}×${input.width} input is not square`);
   const w = rotationWeightOf(ctx.settings);

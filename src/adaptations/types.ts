@@ -10,8 +10,8 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ImageSet, InputSpec, NormalisationFamily } from '../data/types.js';
 import type { Rng } from '../util/rng.js';
 import type { QueryOracle } from '../attacks/types.js';
-import type { AttackParam, QuerySource } from '../attacks/params.js';
 import type { TrainSettings, TrainingExtension } from '../train/loop.js';
+import type { PlainParam } from '../params/declaration.js';
 
 /**
  * What the adapting attacker knows of the defense (SPEC-ADAPTIVE.md): nothing; its type (a
@@ -20,11 +20,8 @@ import type { TrainSettings, TrainingExtension } from '../train/loop.js';
  */
 export type AttackerKnows = 'nothing' | 'defense-type' | 'defense-params' | 'oracle';
 
-/** Omit over each member of a union (Omit on the union itself would merge the kinds). */
-type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** One parameter of an adaptation: an attack parameter's declaration without the settings bag. */
-export type AdaptationParam = OmitEach<AttackParam, 'bag'>;
+/** One parameter of an adaptation: the one declaration type (src/params/declaration.ts), a plain default. */
+export type AdaptationParam = PlainParam;
 
 /** An adaptation's parameter values by key, defaults filled in. */
 export type AdaptationSettings = Record<string, number | string | null>;
@@ -101,10 +98,10 @@ export interface AdaptationDefinition {
    */
   wrap(blackBox: QueryOracle, ctx: AdaptationContext): Promise<AdaptedOracle>;
   /**
-   * The attacks it can adapt, by where their queries come from (S4L learns from the attack's
-   * query pool, which a Jacobian attack does not have); absent: every attack.
+   * True when it learns from images the attacker holds but has not asked about (S4L), so it adapts
+   * only attacks whose query source declares such a pool (a Jacobian attack's seed set is not one).
    */
-  querySources?: readonly QuerySource[];
+  needsUnlabelledPool?: boolean;
   /**
    * Changes how each attacker trains (S4L adds a self-supervised objective on the query pool):
    * called once per attacker, before its first step; the run calls dispose() when it is trained.

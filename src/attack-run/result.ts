@@ -7,6 +7,7 @@
 import type { Provenance } from '../util/provenance.js';
 import type { DefenseSpec } from '../defenses/spec.js';
 import type { AttackName, LabelMode } from '../attacks/names.js';
+import type { QuerySourceRecord } from '../attacks/query-sources.js';
 import type { AdaptationSpec, AttackerKnows } from '../adaptations/types.js';
 import type { DefenderUtility } from './defender-utility.js';
 import type { QueryStatsReport } from '../blackbox/stats.js';
@@ -53,9 +54,8 @@ export interface AttackResult {
   attackerArch: string;
   /** The defense's resolved spec and its one-line description. */
   defense: DefenseSpec & { description: string };
-  querySource:
-    | { kind: 'pool'; dataset: string; split: string; count: number; source: string }
-    | { kind: 'seed-set'; dataset: string; split: 'train'; count: number; source: string };
+  /** Its kind ('pool', 'seed-set', or an attack's own) and the images: the attack's query source's record. */
+  querySource: QuerySourceRecord;
   transferSet: {
     /** hit: read from the cache (or a sweep's stored query phase); miss: computed and stored; off: neither used. */
     cache: 'hit' | 'miss' | 'off';

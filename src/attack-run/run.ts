@@ -10,7 +10,6 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { stringify } from 'csv-stringify/sync';
-import { canConvert } from '../data/convert.js';
 import { loadImageSet } from '../data/index.js';
 import { UsageError } from '../errors.js';
 import { engineInfo, initEngine } from '../engine/backend.js';
@@ -21,7 +20,8 @@ import { reserveOutputDir, type OutputReservation } from '../util/outdir.js';
 import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { attackDefinition } from '../attacks/registry.js';
-import { attackSettingsOf, seedSetShortfall } from '../attacks/names.js';
+import { querySourceOf } from '../attacks/query-sources.js';
+import { attackSettingsOf } from '../attacks/names.js';
 import type { AttackSources } from '../attacks/types.js';
 import type { TransferSet } from '../attacks/transfer-set.js';
 import { adaptationDefinition, adaptationMismatch } from '../adaptations/registry.js';
@@ -117,30 +117,20 @@ async function prepare(spec: AttackSpec, params: ModelParams, victimWeights: str
   // The attack asks about images; budgets count the black box's queries.
   const imagesFor = (queries: number): number => Math.floor(queries / queriesPerImage);
   const sources: AttackSources = { jacobian: spec.jacobian, settings: attackSettingsOf(definition.params, spec.settings ?? {}) };
-  let querySource: AttackResult['querySource'];
-  let queryInput: CacheInput;
-  if (definition.queries === 'pool') {
-    if (!spec.queryset) throw new UsageError(`${spec.attack} needs a query pool: pass --queryset <dataset>`);
-    const pool = await loadImageSet(spec.queryset, spec.querysetSplit, { dataDir: spec.querysetDir });
-    canConvert(pool, input);
-    if (imagesFor(queryBudget) > pool.count) {
-      throw new UsageError(`--budget ${queryBudget} is larger than the query pool ${spec.queryset}/${spec.querysetSplit} (${pool.count} images): ${spec.attack} draws distinct images`);
-    }
-    sources.pool = pool;
-    querySource = { kind: 'pool', dataset: pool.dataset, split: pool.split, count: pool.count, source: pool.source };
-    queryInput = dataInput('query pool', pool, { dataDir: spec.querysetDir });
-  } else {
-    // The smallest budget decides: each budget's attacker trains on the first B queries.
-    const shortfall = seedSetShortfall(imagesFor(spec.budgets[0]!), spec.jacobian.seedSize);
-    if (shortfall !== null) throw new UsageError(shortfall);
-    const seedPool = await loadImageSet(params.dataset, 'train', { dataDir: spec.dataDir });
-    if (spec.jacobian.seedSize > seedPool.count) {
-      throw new UsageError(`--seed-size ${spec.jacobian.seedSize} is larger than ${params.dataset}'s train split (${seedPool.count} images)`);
-    }
-    sources.seedPool = seedPool;
-    querySource = { kind: 'seed-set', dataset: seedPool.dataset, split: 'train', count: spec.jacobian.seedSize, source: seedPool.source };
-    queryInput = dataInput('seed pool', seedPool, { dataDir: spec.dataDir });
-  }
+  // Its images, from where the attack declares its queries start (a query pool, a seed set, its own).
+  const loaded = await querySourceOf(definition).load({
+    attack: spec.attack,
+    victim: { dataset: params.dataset, input },
+    pool: { dataset: spec.queryset, split: spec.querysetSplit, dir: spec.querysetDir },
+    dataDir: spec.dataDir,
+    jacobian: spec.jacobian,
+    smallestImages: imagesFor(spec.budgets[0]!),
+    queryImages: imagesFor(queryBudget),
+    queryBudget,
+  });
+  Object.assign(sources, loaded.sources);
+  const querySource = loaded.record;
+  const queryInput = loaded.input;
   const test = await loadImageSet(params.dataset, 'test', { dataDir: spec.dataDir, limit: spec.testLimit });
   return { params, victimWeights, victimInput, backend: engineIdentity(), queryInput, attackerArch, maxBudget, queryBudget, sources, test, querySource, queriesPerImage };
 }
@@ -360,7 +350,7 @@ function resolvedConfig(spec: AttackSpec, run: PreparedRun): Record<string, unkn
     budgets: spec.budgets,
     labelMode: spec.labelMode,
     defense: spec.defense,
-    queryset: definition.queries === 'pool' ? { dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null } : null,
+    queryset: querySourceOf(definition).poolConfig({ dataset: spec.queryset ?? null, split: spec.querysetSplit, dir: spec.querysetDir ?? null }),
     jacobian: declaredAttackSettings(spec),
     settings,
     attackerArch: run.attackerArch,

@@ -6,7 +6,7 @@
  */
 import { DATASET_NAMES, SPLITS } from '../data/types.js';
 import { UsageError } from '../errors.js';
-import { parseNumber } from '../util/parse.js';
+import { flagName, parseParamValue } from '../params/declaration.js';
 import type { AttackParam } from './params.js';
 
 /** An attack's name, as registered (registry.ts). */
@@ -121,22 +121,10 @@ export function attackSettingsOf(params: readonly AttackParam[], values: Readonl
   const settings: Record<string, number | string | null> = {};
   for (const param of params) {
     if (param.bag !== 'attack') continue;
-    const flag = param.flag.split(' ')[0]!;
+    const flag = flagName(param);
     const value = values[param.key] === undefined ? param.default : values[param.key];
-    const shown = JSON.stringify(value);
     if (value === undefined) throw new UsageError(`${flag} is required`);
-    if (param.kind === 'choice') {
-      if (typeof value !== 'string' || !param.choices.includes(value)) {
-        throw new UsageError(`${flag}: unknown value ${shown} (choose one of: ${param.choices.join(', ')})`);
-      }
-      settings[param.key] = value;
-    } else if (value === null) {
-      if (!param.nullable) throw new UsageError(`${flag} must be a number, got none`);
-      settings[param.key] = null;
-    } else {
-      if (typeof value !== 'number') throw new UsageError(`${flag} must be a number, got ${shown}`);
-      settings[param.key] = parseNumber(flag, value, param.range);
-    }
+    settings[param.key] = parseParamValue(param, value, flag, 'value');
   }
   return settings;
 }

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../errors.js';
 import type { AttackName } from './names.js';
-import type { AttackParam, QuerySource } from './params.js';
+import type { AttackParam } from './params.js';
+import { querySourceOf, type QuerySourceDefinition } from './query-sources.js';
 import type { AttackDefinition } from './types.js';
 import { knockoff } from './knockoff.js';
 import { knockoffAdaptive } from './knockoff-adaptive.js';
@@ -30,12 +31,13 @@ export function attackDefinition(name: AttackName): AttackDefinition {
  * The attacks grouped by where their queries start (registration order): the attacker's
  * reference training defaults differ between the groups, so help and docs list them per group.
  */
-export function attacksByQuerySource(): { queries: QuerySource; names: AttackName[] }[] {
-  const groups: { queries: QuerySource; names: AttackName[] }[] = [];
+export function attacksByQuerySource(): { source: QuerySourceDefinition; names: AttackName[] }[] {
+  const groups: { source: QuerySourceDefinition; names: AttackName[] }[] = [];
   for (const a of ATTACKS) {
-    const group = groups.find((g) => g.queries === a.queries);
+    const source = querySourceOf(a);
+    const group = groups.find((g) => g.source === source);
     if (group) group.names.push(a.name);
-    else groups.push({ queries: a.queries, names: [a.name] });
+    else groups.push({ source, names: [a.name] });
   }
   return groups;
 }

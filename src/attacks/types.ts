@@ -11,6 +11,7 @@ import type { Rng } from '../util/rng.js';
 import type { TrainSettings } from '../train/loop.js';
 import type { AttackName, AttackSettings, JacobianSettings, LabelMode } from './names.js';
 import type { AttackParam, QuerySource, VictimLimit } from './params.js';
+import type { QuerySourceDefinition } from './query-sources.js';
 import type { TransferSet } from './transfer-set.js';
 
 export interface QueryBatch {
@@ -71,7 +72,11 @@ export interface AttackSources {
 
 export interface AttackDefinition {
   name: AttackName;
-  queries: QuerySource;
+  /**
+   * Where its queries start from: a built-in source by name ('pool', 'seed-set'), or its own
+   * declaration (query-sources.ts), which everything that depends on it asks.
+   */
+  queries: QuerySource | QuerySourceDefinition;
   /**
    * False when the queries do not depend on the answers: the transfer set can then be computed
    * once and every defense applied to cached clean posteriors.

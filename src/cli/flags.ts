@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { flagHelp, type DefenseFlagValues } from '../defenses/params.js';
 import { defenseFlags } from '../defenses/registry.js';
+import { camelCase } from '../params/declaration.js';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
@@ -12,11 +13,6 @@ export type Flags = Record<string, string | boolean | undefined>;
 export function flagText(flags: Flags, name: string): string | undefined {
   const v = flags[name];
   return typeof v === 'string' ? v : undefined;
-}
-
-/** commander's attribute name for a flag key: 'noise-eps' → 'noiseEps'. */
-function attributeOf(key: string): string {
-  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Declares every defense's parameter flags on a command: one flag per key, whichever defenses declare it. */
@@ -27,7 +23,7 @@ export function addDefenseFlags(cmd: Command): void {
 /** The defense parameter flags as parseDefenseSpec takes them, keyed by flag name. */
 export function defenseFlagValues(flags: Flags): DefenseFlagValues {
   const values: Record<string, string | undefined> = {};
-  for (const f of defenseFlags()) values[f.key] = flagText(flags, attributeOf(f.key));
+  for (const f of defenseFlags()) values[f.key] = flagText(flags, camelCase(f.key));
   return values as DefenseFlagValues;
 }
 

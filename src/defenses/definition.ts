@@ -4,28 +4,21 @@
  * keys and errors, validation, --help, the CSV columns and the operating axis; nothing else in
  * src/ is written per defense. Free of TensorFlow.js: the CLI reads it for --help without loading it.
  */
-import type { NumberRange } from '../util/parse.js';
+import type { ParamContext, ParamDeclaration } from '../params/declaration.js';
 import type { ArchName } from '../models/types.js';
 import type { Defense, DefenseContext } from './types.js';
 
 /** A validated defense: its name and one value per declared parameter, by field. */
 export interface DefenseSpec { readonly name: string; readonly [field: string]: string | number | boolean | null }
 
-/** One parameter, declared once: drives the commander flag, the sweep YAML key + errors, validation, --help, docs, CSV columns. */
-export type DefenseParam = {
-  key: string;   // flag without dashes = sweep config key, e.g. 'noise-eps'
-  field: string; // field in the spec, e.g. 'epsZ'
-  flag: string;  // commander syntax, e.g. '--noise-eps <x>'
-  help: string;  // what it takes, without a defense-name prefix
-} & (
-  | { kind: 'number'; range: NumberRange; default?: number | ((ctx: DefenseParseContext) => number) } // no default = required
-  | { kind: 'choice'; choices: readonly string[]; default: string }
-  | { kind: 'path'; default: null } // a directory; null = the defense's own default
-);
+/**
+ * One parameter of a defense: the one declaration type (src/params/declaration.ts) with the spec
+ * field it fills (`noise-eps` fills `epsZ`). Its key is its flag without dashes; the sweep config
+ * spells it camelCase (`noiseEps`). A number without a default is required.
+ */
+export type DefenseParam = ParamDeclaration & { field: string };
 
-export interface DefenseParseContext {
-  dataset?: string;
-  numClasses?: number;
+export interface DefenseParseContext extends ParamContext {
   /**
    * The parameter keys the user set (flags or config keys), when parsing them; absent when a
    * spec is checked on its own (e.g. before create()). Lets check() refuse a parameter that was

@@ -5,7 +5,8 @@
  * naming the parameter and what it takes.
  */
 import { UsageError } from '../errors.js';
-import { parseChoice, parseNumber } from '../util/parse.js';
+import { parseChoice } from '../util/parse.js';
+import { defaultOf, parseParamValue } from '../params/declaration.js';
 import type { DefenseParam, DefenseParseContext, DefenseSpec } from './definition.js';
 import { defenseDefinition, defenseFlags, defenseNames, UNDEFENDED, type DefenseFlag } from './registry.js';
 
@@ -44,24 +45,13 @@ export function specField(name: string, key: string): string {
   return param.field;
 }
 
-function text(raw: string | number | undefined): string | undefined {
-  return raw === undefined ? undefined : String(raw);
-}
-
-/** One parameter's value by its own declaration: its default when not given. */
-function paramValue(name: string, param: DefenseParam, raw: string | undefined, context: DefenseParseContext): string | number | null {
+/** One parameter's value by its own declaration (the one reader of parameter values): its default when not given. */
+function paramValue(name: string, param: DefenseParam, raw: string | number | undefined, context: DefenseParseContext): string | number | null {
   const flag = `--${param.key}`;
-  switch (param.kind) {
-    case 'number':
-      if (raw !== undefined) return parseNumber(flag, raw, param.range);
-      if (param.default === undefined) throw new UsageError(`defense '${name}' needs ${flag} (${param.help})`);
-      return typeof param.default === 'function' ? param.default(context) : param.default;
-    case 'choice':
-      return parseChoice(flag, raw ?? param.default, param.choices);
-    case 'path':
-      if (raw !== undefined && raw.trim() === '') throw new UsageError(`${flag} needs a directory, got an empty string`);
-      return raw ?? param.default;
-  }
+  if (raw !== undefined) return parseParamValue(param, raw, flag, 'text');
+  const value = defaultOf(param, context);
+  if (value === undefined) throw new UsageError(`defense '${name}' needs ${flag} (${param.help})`);
+  return value;
 }
 
 export function parseDefenseSpec(defense: string | undefined, flags: DefenseFlagValues, context: DefenseParseContext = {}): DefenseSpec {
@@ -82,7 +72,7 @@ export function parseDefenseSpec(defense: string | undefined, flags: DefenseFlag
     given.add(key);
   }
   const spec: Record<string, string | number | null> = { name };
-  for (const param of own) spec[param.field] = paramValue(name, param, text(flags[param.key]), context);
+  for (const param of own) spec[param.field] = paramValue(name, param, flags[param.key], context);
   const parsed = spec as DefenseSpec;
   if (context.numClasses !== undefined) checkClassifier(context.numClasses);
   definition.check?.(parsed, { ...context, given });

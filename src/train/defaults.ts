@@ -14,6 +14,7 @@
  */
 import type { AttackName } from '../attacks/names.js';
 import { attackDefinition, attackNames, attacksByQuerySource } from '../attacks/registry.js';
+import { querySourceOf } from '../attacks/query-sources.js';
 import type { ArchName } from '../models/types.js';
 import type { NumberRange } from '../util/parse.js';
 import type { TrainSettings } from './loop.js';
@@ -33,21 +34,14 @@ export function victimTrainingDefaults(arch: ArchName): TrainSettings {
 
 /**
  * How the attacker trains F_A (architecture `arch`) on the transfer set of `attack` under a
- * preset. Pool attacks and seed-set (Jacobian) attacks differ only under `reference`, where the
- * authors' scripts train them differently.
+ * preset. Attacks differ only under `reference`, where the authors' scripts train them
+ * differently by where the queries come from: each query source declares its recipe.
  */
 export function attackerTrainingDefaults(arch: ArchName, attack: AttackName, preset: TrainingPreset): TrainSettings {
   if (preset === 'paper') {
     return { epochs: paperEpochs(arch), lr: 0.1, momentum: 0.5, batchSize: 64, lrStep: 50, weightDecay: 0 };
   }
-  if (attackDefinition(attack).queries === 'pool') {
-    // Knockoff Nets' adversary/train.py with the README's `--epochs 50`: 'sgdm' (no weight decay),
-    // lr 0.01, momentum 0.5, batch 64, StepLR(60, 0.1).
-    return { epochs: 50, lr: 0.01, momentum: 0.5, batchSize: 64, lrStep: 60, weightDecay: 0 };
-  }
-  // jacobian.py's final train_model call: 100 epochs, lr 0.01, momentum 0.9, batch 64; train_model's
-  // own optimizer (weight decay 5e-4) and StepLR(30, 0.1).
-  return { epochs: 100, lr: 0.01, momentum: 0.9, batchSize: 64, lrStep: 30, weightDecay: 5e-4 };
+  return { ...querySourceOf(attackDefinition(attack)).referenceTraining };
 }
 
 /** The defaults, with whatever the user set explicitly (flags or YAML keys) on top. */

@@ -7,18 +7,19 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseChoice, parseNumber, parseNumberList, parseOptionalNumber } from '../../util/parse.js';
-import type { DatasetName, Split } from '../../data/types.js';
 import { ARCH_NAMES } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
 import { addDefenseFlags, defenseFlagValues, flagText, quietOr, type Flags } from '../flags.js';
 import { defenseSlug } from '../../defenses/spec.js';
 import { defenseNames, UNDEFENDED } from '../../defenses/registry.js';
-import { defaultQueryPool, describeDefaultQueryPools } from '../../data/catalog.js';
+import { describeDefaultQueryPools } from '../../data/catalog.js';
 import { DEFAULT_VICTIM_DIR } from './train.js';
-import { attackSettingsOf, jacobianSettingsOf, LABEL_MODES, seedSetShortfall, type AttackSettings, type JacobianSettings } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf, LABEL_MODES, type AttackSettings, type JacobianSettings } from '../../attacks/names.js';
 import type { AttackParam } from '../../attacks/params.js';
+import { flagName, parseParamValue } from '../../params/declaration.js';
 import { attackDefinition, attackNames, attackParamTable } from '../../attacks/registry.js';
+import { querySourceOf } from '../../attacks/query-sources.js';
 import type { AttackDefinition } from '../../attacks/types.js';
 import type { AttackSpec } from '../../attack-run/spec.js';
 import { adaptationDefinition, adaptationMismatch, adaptationNames, adaptationParamTable, adaptationSpecOf } from '../../adaptations/registry.js';
@@ -41,11 +42,7 @@ function paramHelp(param: AttackParam, attacks: readonly string[]): string {
 
 /** One declared parameter's value from its flag: its default when unset (undefined: none, the victim decides). */
 function paramValue(param: AttackParam, raw: string | undefined): number | string | null | undefined {
-  const flag = param.flag.split(' ')[0]!;
-  if (raw === undefined) return param.default;
-  if (param.kind === 'choice') return parseChoice(flag, raw, param.choices);
-  if (param.nullable && raw.trim() === 'none') return null;
-  return parseNumber(flag, raw, param.range);
+  return raw === undefined ? param.default : parseParamValue(param, raw, flagName(param), 'text');
 }
 
 /**
@@ -160,7 +157,8 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
       // Budgets count queries; with an adaptation spending several per image, the attack gets fewer images.
       const perImage = adapt ? adaptationDefinition(adapt.name).queriesPerImage(adapt.settings) : 1;
       if (sortedBudgets[0]! < perImage) throw new UsageError(`--budget ${sortedBudgets[0]!} buys no image at ${perImage} queries per image (--adapt ${adapt!.name})`);
-      const shortfall = definition.queries === 'seed-set' ? seedSetShortfall(Math.floor(sortedBudgets[0]! / perImage), jacobian.seedSize) : null;
+      const querySource = querySourceOf(definition);
+      const shortfall = querySource.shortfall(Math.floor(sortedBudgets[0]! / perImage), jacobian);
       if (shortfall !== null) throw new UsageError(shortfall);
       const defenseValues = defenseFlagValues(flags);
       const seed = parseNumber('--seed', flagText(flags, 'seed'), { integer: true, min: 1, max: 2 ** 31 - 1 });
@@ -175,14 +173,8 @@ ${trainingDefaultsTable(ARCH_NAMES)}`,
         }
         throw err;
       });
-      let queryset: DatasetName | undefined;
-      let querysetSplit: Split = 'train';
-      if (definition.queries === 'pool') {
-        // Without --queryset: the victim dataset's default pool (one that needs no download for MNIST), and its split.
-        const pool = poolSettings.queryset === undefined ? defaultQueryPool(victimParams.dataset) : { dataset: poolSettings.queryset as DatasetName, split: 'train' as Split };
-        queryset = pool.dataset;
-        querysetSplit = flagText(flags, 'querysetSplit') === undefined ? pool.split : (poolSettings.querysetSplit as Split);
-      }
+      // What the victim implies for the query pool's settings the user did not give (a pool attack's default pool).
+      const { dataset: queryset, split: querysetSplit } = querySource.poolFromVictim(victimParams.dataset, poolSettings, flagText(flags, 'querysetSplit') !== undefined);
       const defense = parseDefenseSpec(flagText(flags, 'defense'), defenseValues, {
         dataset: victimParams.dataset,
         numClasses: victimParams.numClasses,

@@ -13,11 +13,13 @@ import { ARCH_NAMES, type ArchName } from '../../models/types.js';
 import { BACKEND_NAMES } from '../../engine/backend-names.js';
 import { adaptationParams, attackNames, attackParams, type AttackName } from './attack-catalog.js';
 import { adaptationDefinition, adaptationMismatch, adaptationNames, adaptationOfAttackSettings, adaptationsFor } from '../../adaptations/registry.js';
-import { attackSettingsOf, jacobianSettingsOf, seedSetShortfall } from '../../attacks/names.js';
+import { attackSettingsOf, jacobianSettingsOf } from '../../attacks/names.js';
+import { querySourceOf } from '../../attacks/query-sources.js';
 import { attackDefinition } from '../../attacks/registry.js';
 import { parseDefenseSpec } from '../../defenses/params.js';
-import { defenseKeys, defenseNames, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
-import { defaultValue, expectedText, readParamValue } from './param-schema.js';
+import { defenseKeys, defenseNames, defenseParams, isDefenseName, keyHelp, UNDEFENDED } from './defense-catalog.js';
+import { readParamValue } from './param-schema.js';
+import { defaultOf, describeTakes, oldYamlKey, yamlKey, type ParamDeclaration } from '../../params/declaration.js';
 import { configError } from './problems.js';
 import { describe, parseYaml, suggestion, type MapView, type YamlReader } from './yaml-reader.js';
 import { TRAIN_SETTING_KEYS, TRAIN_SETTING_RANGES, TRAINING_PRESETS, victimTrainingDefaults } from '../../train/defaults.js';
@@ -38,6 +40,38 @@ type VictimDirInfo = { dataset: DatasetName; arch: ArchName } | { problem: strin
 export interface ParseOptions {
   /** Reads a victim directory's params.json (injectable for tests). */
   victimDirInfo?: (dir: string) => VictimDirInfo;
+  /** Where a deprecation line goes (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+/**
+ * Parameter keys spelt the old way (`noise-eps` before one camelCase spelling, `noiseEps`):
+ * still read, as the same parameter (so cells keep their ids), with one line per old key.
+ */
+class Deprecations {
+  private readonly warned = new Set<string>();
+  constructor(
+    private readonly file: string,
+    private readonly warn: (line: string) => void,
+  ) {}
+
+  /** The node of a declared parameter: under its key, or under its old spelling (then warned about, once per key). */
+  node(m: MapView, param: Pick<ParamDeclaration, 'key'>): { node: Node | null | undefined; key: string } {
+    const key = yamlKey(param);
+    const old = oldYamlKey(param);
+    // has() does not mark the old key as accepted, so error messages list only the new spelling.
+    if (old === null || !m.has(old)) return { node: m.get(key), key };
+    if (m.has(key)) {
+      m.get(old);
+      m.reader.report(m.keyNode(old), m.child(old), `'${key}' once (it is '${old}' spelt the current way)`, 'both spellings');
+      return { node: undefined, key };
+    }
+    if (!this.warned.has(old)) {
+      this.warned.add(old);
+      this.warn(`poison: ${this.file}: key '${old}' is deprecated, write '${key}' (same parameter, same cells)`);
+    }
+    return { node: m.get(old), key: old };
+  }
 }
 
 const TOP_LEVEL_EXPECTED =
@@ -62,6 +96,7 @@ function sweepNameOf(file: string): string {
 
 export function parseSweepConfig(text: string, file: string, opts: ParseOptions = {}): SweepConfig {
   const { doc, reader } = parseYaml(text);
+  const deprecations = new Deprecations(file, opts.warn ?? ((line) => process.stderr.write(`${line}\n`)));
   // Syntax errors first and alone: reading a half-parsed tree would only add noise.
   if (reader.problems.length > 0) throw configError(file, reader.problems);
   if (doc.contents === null) {
@@ -76,10 +111,10 @@ export function parseSweepConfig(text: string, file: string, opts: ParseOptions 
   const victimDataset = victim?.dataset ?? null;
 
   const attacksNode = root.required('attacks', 'a list of attacks, each a mapping with a name');
-  const attacks = attacksNode === undefined ? undefined : readAttacks(reader, attacksNode, victimDataset);
+  const attacks = attacksNode === undefined ? undefined : readAttacks(reader, attacksNode, victimDataset, deprecations);
 
   const defensesNode = root.required('defenses', 'a mapping from defense names to their parameters');
-  const defenses = defensesNode === undefined ? undefined : readDefenses(reader, defensesNode, victimDataset);
+  const defenses = defensesNode === undefined ? undefined : readDefenses(reader, defensesNode, victimDataset, deprecations);
 
   // Top-level budgets apply to every attack entry without its own `budgets`.
   const everyAttackHasBudgets = attacks !== undefined && attacks.entries.length > 0 && attacks.ok && attacks.entries.every((a) => a.budgets !== null);
@@ -251,7 +286,7 @@ export function readVictimDirInfo(dir: string): VictimDirInfo {
 // attacks
 
 /** The valid entries (for cross-checks even when others are wrong) and whether all were valid. */
-function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName | null): { entries: AttackEntry[]; ok: boolean } | undefined {
+function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName | null, deprecations: Deprecations): { entries: AttackEntry[]; ok: boolean } | undefined {
   const items = reader.list(node, 'attacks', 'a list of attacks, each a mapping with a name');
   if (!items) return undefined;
   if (items.length === 0) {
@@ -275,8 +310,8 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
       failed = true;
       return;
     }
-    const attackSettings = readScalarParams(m, attackParams(name), dataset, name);
-    let adapt = readAdaptation(m);
+    const attackSettings = readScalarParams(m, attackParams(name), dataset, name, deprecations);
+    let adapt = readAdaptation(m, deprecations);
     const mismatch = typeof adapt?.adapt === 'string' ? adaptationMismatch(adapt.adapt, name) : null;
     if (mismatch !== null) {
       reader.report(m.get('adapt'), m.child('adapt'), `an adaptation ${name} can take (${adaptationsFor(name).join(', ') || 'none'})`, mismatch);
@@ -308,7 +343,7 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
  * Flattened into the entry's settings (key `adapt`, its parameters beside it, defaults filled in)
  * so cells, their ids and the CSV's attack_settings carry it; null without the key (naive).
  */
-function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | undefined {
+function readAdaptation(m: MapView, deprecations: Deprecations): Record<string, ParamValue | null> | null | undefined {
   const node = m.get('adapt');
   if (node === undefined) return null;
   const p = m.child('adapt');
@@ -316,8 +351,8 @@ function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | 
   if (isScalar(node)) {
     const name = m.reader.choice(node, p, adaptationNames());
     if (name === undefined) return undefined;
-    const defaults = adaptationParams(name).map((schema) => [schema.name, schema.default] as const);
-    if (defaults.some(([, d]) => d === undefined || typeof d === 'function')) {
+    const defaults = adaptationParams(name).map((param) => [param.key, param.default] as const);
+    if (defaults.some(([, d]) => d === undefined)) {
       m.reader.report(node, p, `a mapping with name: ${name} and its required parameters`, name);
       return undefined;
     }
@@ -330,42 +365,45 @@ function readAdaptation(m: MapView): Record<string, ParamValue | null> | null | 
     for (const k of am.keys()) am.get(k);
     return undefined;
   }
-  const settings = readScalarParams(am, adaptationParams(name), null, name);
+  const settings = readScalarParams(am, adaptationParams(name), null, name, deprecations);
   am.finish();
   return settings ? { adapt: name, ...settings } : undefined;
 }
 
+/** Declared parameters' values by key (defaults filled in), each read under its YAML key. */
 function readScalarParams(
   m: MapView,
-  schemas: readonly ReturnType<typeof attackParams>[number][],
+  params: readonly ParamDeclaration[],
   dataset: DatasetName | null,
   attack: AttackName,
+  deprecations: Deprecations,
 ): Record<string, ParamValue | null> | undefined {
   const out: Record<string, ParamValue | null> = {};
   let failed = false;
-  for (const schema of schemas) {
-    const node = m.get(schema.name);
-    const p = m.child(schema.name);
+  for (const param of params) {
+    const { node, key } = deprecations.node(m, param);
+    const p = m.child(key);
     if (node === undefined) {
-      const d = defaultValue(schema, dataset);
+      const d = defaultOf(param, dataset === null ? null : { dataset });
       if (d === undefined) {
-        if (dataset !== null || typeof schema.default !== 'function') {
-          m.reader.report(m.node, m.path, `a key '${schema.name}' (${attack}: ${schema.doc})`, 'no such key');
+        if (dataset !== null || typeof param.default !== 'function') {
+          // YAML says null where the command line says none.
+          m.reader.report(m.node, m.path, `a key '${key}' (${attack}: ${param.help.replace(/\bnone\b/, 'null')})`, 'no such key');
         }
         failed = true;
         continue;
       }
-      out[schema.name] = d;
+      out[param.key] = d;
       continue;
     }
     if (isSeq(node)) {
-      m.reader.report(node, p, `${expectedText(schema)} (one value: list several attack entries to compare settings)`, 'a list');
+      m.reader.report(node, p, `${describeTakes(param)} (one value: list several attack entries to compare settings)`, 'a list');
       failed = true;
       continue;
     }
-    const v = readParamValue(m.reader, node, p, schema);
+    const v = readParamValue(m.reader, node, p, param);
     if (v === undefined) failed = true;
-    else out[schema.name] = v;
+    else out[param.key] = v;
   }
   return failed ? undefined : out;
 }
@@ -373,7 +411,7 @@ function readScalarParams(
 // ---------------------------------------------------------------------------------------------
 // defenses
 
-function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetName | null): DefenseEntry[] | undefined {
+function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetName | null, deprecations: Deprecations): DefenseEntry[] | undefined {
   const m = reader.map(node, 'defenses', `a mapping from defense names (${defenseNames().join(', ')}) to their parameters`);
   if (!m) return undefined;
   const names = m.keys();
@@ -390,7 +428,7 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
       failed = true;
       continue;
     }
-    const entry = readDefense(reader, name, valueNode ?? null, m.child(name), dataset);
+    const entry = readDefense(reader, name, valueNode ?? null, m.child(name), dataset, deprecations);
     if (!entry) failed = true;
     else out.push(entry);
   }
@@ -402,20 +440,28 @@ function readDefenses(reader: YamlReader, node: Node | null, dataset: DatasetNam
 }
 
 /** One defense's grid: each key a value or a list, every combination checked by the defense library. */
-function readDefense(reader: YamlReader, name: string, node: Node | null, p: string, dataset: DatasetName | null): DefenseEntry | undefined {
+function readDefense(reader: YamlReader, name: string, node: Node | null, p: string, dataset: DatasetName | null, deprecations: Deprecations): DefenseEntry | undefined {
+  // The grid is keyed by the defense's own keys (`noise-eps`, what parseDefenseSpec takes); the
+  // file spells them camelCase (`noiseEps`), and errors cite the spelling the file used.
   const keys = defenseKeys(name);
+  const spelt: Record<string, string> = Object.fromEntries(defenseParams(name).map((param) => [param.key, yamlKey(param)]));
   const empty = node === null || (isScalar(node) && node.value === null);
   const pm = empty
     ? undefined
-    : reader.map(node, p, `a mapping of ${name}'s parameters (${keys.length > 0 ? keys.join(', ') : 'it has none: write {}'})`);
+    : reader.map(node, p, `a mapping of ${name}'s parameters (${keys.length > 0 ? keys.map((k) => spelt[k]).join(', ') : 'it has none: write {}'})`);
   if (!empty && !pm) return undefined;
   const grid: Record<string, ParamValue[]> = {};
   const itemNodes: Record<string, (Node | null)[]> = {};
   let failed = false;
-  for (const key of keys) {
-    const v = pm?.get(key);
+  const valueNodes: Record<string, Node | null> = {};
+  for (const param of defenseParams(name)) {
+    const key = param.key;
+    const found = pm ? deprecations.node(pm, param) : { node: undefined, key };
+    const v = found.node;
     if (v === undefined) continue;
-    const values = reader.grid(v, `${p}.${key}`, (n, path) => {
+    spelt[key] = found.key;
+    valueNodes[key] = v;
+    const values = reader.grid(v, `${p}.${found.key}`, (n, path) => {
       if (isScalar(n) && (typeof n.value === 'number' || typeof n.value === 'string')) return n.value;
       reader.report(n, path, `${keyHelp(name, key)}: a number or a word`);
       return undefined;
@@ -454,10 +500,10 @@ function readDefense(reader: YamlReader, name: string, node: Node | null, p: str
         // The named key's value is wrong: the varied one if it is that key, else that key's first value.
         const index = varied && varied.key === flag ? varied.index : 0;
         const at = itemNodes[flag]?.[index] ?? null;
-        const path = (grid[flag]?.length ?? 0) > 1 || isSeq(pm?.get(flag)) ? `${p}.${flag}[${index}]` : `${p}.${flag}`;
+        const path = (grid[flag]?.length ?? 0) > 1 || isSeq(valueNodes[flag]) ? `${p}.${spelt[flag]}[${index}]` : `${p}.${spelt[flag]}`;
         reportOnce(`${flag}[${index}]`, at, path, keyHelp(name, flag), `${describe(at)} (${err.message})`);
       } else if (flag !== undefined && keys.includes(flag)) {
-        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${flag}' (${keyHelp(name, flag)})`, 'no such key');
+        reportOnce(`missing ${flag}`, pm?.node ?? node, p, `a key '${spelt[flag]}' (${keyHelp(name, flag)})`, 'no such key');
       } else {
         reportOnce('*', pm?.node ?? node, p, `valid ${name} parameters`, err.message);
       }
@@ -540,25 +586,15 @@ function checkBudgets(reader: YamlReader, topNode: Node | null, topBudgets: numb
     list.forEach((budget, i) => {
       const at = items[i] ?? node;
       const p = isSeq(node) ? `${base}[${i}]` : base;
-      const queryset = attack.params.queryset;
-      const split = attack.params.querysetSplit;
-      if (typeof queryset === 'string' && typeof split === 'string') {
-        const sizes = datasetInfo(queryset as DatasetName).officialSizes;
-        const poolSize = split === 'train' ? sizes.train : split === 'test' ? sizes.test : sizes.train + sizes.test;
-        if (budget > poolSize) {
-          reader.report(at, p, `at most ${poolSize} (attacks[${attack.index}] draws distinct images from ${queryset} ${split})`, String(budget));
-        }
-      }
       // Budgets count queries: an adaptation spending q per image gives the attack ⌊B/q⌋ images.
       const adaptation = adaptationOfAttackSettings(attack.params);
       const perImage = adaptation ? adaptationDefinition(adaptation.name).queriesPerImage(adaptation.settings) : 1;
       if (budget < perImage) {
         reader.report(at, p, `at least ${perImage} (attacks[${attack.index}] adapts with ${adaptation!.name}, ${perImage} queries per image)`, String(budget));
       }
-      const seedSize = attack.params.seedSize;
-      if (typeof seedSize === 'number' && seedSetShortfall(Math.floor(budget / perImage), seedSize) !== null) {
-        reader.report(at, p, `at least ${seedSize * perImage} (attacks[${attack.index}] ${attack.name} queries its seed set of ${seedSize} first${perImage > 1 ? `, ${perImage} queries per image` : ''})`, String(budget));
-      }
+      // What its query source can spend (a pool's size, a seed set queried first), in its own words.
+      const sourceProblem = querySourceOf(attackDefinition(attack.name)).budgetProblem(budget, perImage, attack.params, attack.name);
+      if (sourceProblem) reader.report(at, p, `${sourceProblem.expected} (attacks[${attack.index}] ${sourceProblem.why})`, String(budget));
     });
   }
 }

@@ -6,14 +6,8 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import type { ConfigProblem } from './problems.js';
+import type { NumberRange } from '../../util/parse.js';
 
-export interface NumberRange {
-  min?: number;
-  max?: number;
-  /** exclusive lower bound */
-  gt?: number;
-  integer?: boolean;
-}
 
 interface ParsedYaml {
   doc: Document.Parsed;

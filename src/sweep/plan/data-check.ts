@@ -7,6 +7,7 @@
 import { ensureSplit } from '../../data/load.js';
 import type { DatasetName, Split } from '../../data/types.js';
 import { attackDefinition } from '../../attacks/registry.js';
+import { querySourceOf } from '../../attacks/query-sources.js';
 import type { SweepPlan } from './plan.js';
 
 export async function ensureSweepData(plan: SweepPlan, log: (line: string) => void): Promise<void> {
@@ -19,13 +20,7 @@ export async function ensureSweepData(plan: SweepPlan, log: (line: string) => vo
   if (plan.victim.trained) need(victimDataset, 'train');
   need(victimDataset, 'test');
   for (const attack of plan.config.attacks) {
-    if (attackDefinition(attack.name).queries === 'seed-set') {
-      need(victimDataset, 'train');
-    } else {
-      const queryset = attack.params.queryset;
-      const split = attack.params.querysetSplit;
-      if (typeof queryset === 'string') need(queryset as DatasetName, (typeof split === 'string' ? split : 'train') as Split);
-    }
+    for (const { name, split } of querySourceOf(attackDefinition(attack.name)).splits(victimDataset, attack.params)) need(name, split);
   }
   for (const { name, split } of needed.values()) {
     const source = await ensureSplit(name, split, { dataDir: plan.config.dataDirs[name] });
