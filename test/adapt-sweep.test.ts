@@ -97,7 +97,7 @@ test('a bad adapt: in a sweep config is refused before anything runs, naming whe
 });
 
 test('attack labels: an adapted entry says its adaptation, an oracle one is marked as an upper bound, naive labels are unchanged', () => {
-  const entry = (index: number, params: AttackEntry['params']): AttackEntry => ({ name: 'knockoff', params: { labelMode: 'probs', ...params }, index, budgets: null, budgetsNode: null });
+  const entry = (index: number, params: AttackEntry['params']): AttackEntry => ({ name: 'knockoff', params: { labelMode: 'probs', ...params }, index, budgets: null, budgetsNode: null, defenses: null });
   const labels = attackLabels([
     entry(0, {}),
     entry(1, { labelMode: 'argmax' }),

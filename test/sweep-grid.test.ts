@@ -59,6 +59,21 @@ test('per-attack budgets: each attack entry runs its own budgets; ids are the sa
   for (const c of jbda.filter((c) => c.settings.budget === 200)) assert.ok(base.has(c.id));
 });
 
+test("an attack entry's defenses: runs it against those of the config's defenses only, with the cells' ids unchanged", () => {
+  const only = cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, defenses: [none, reverse-sigmoid]}'));
+  const jbda = only.filter((c) => c.settings.attack.name === 'jbda');
+  assert.deepEqual([...new Set(jbda.map((c) => c.settings.defense.name))].sort(), ['none', 'reverse-sigmoid']);
+  assert.equal(jbda.length, 2 * 2 * 2);
+  assert.equal(only.filter((c) => c.settings.attack.name === 'knockoff').length, 2 * 2 * 2 * 4, 'the other entries run against every defense');
+  const base = new Set(cellsOf(CONFIG).map((c) => c.id));
+  for (const c of only) assert.ok(base.has(c.id), 'the same cells as in the unfiltered grid');
+  assert.throws(
+    () => cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, defenses: [none, grad2]}')),
+    (err: Error) => err instanceof UsageError && /attacks\[2\]\.defenses\[1\]: expected one of the config's defenses \(none, mad, reverse-sigmoid\), found 'grad2'/.test(err.message),
+  );
+  assert.throws(() => cellsOf(CONFIG.replace('{name: jbda, seedSize: 10}', '{name: jbda, seedSize: 10, defenses: []}')), /attacks\[2\]\.defenses: expected at least one/);
+});
+
 test('cell ids do not depend on YAML key order, spelled-out defaults, or the rest of the grid', () => {
   const base = new Map(cellsOf(CONFIG).map((c) => [key(c), c.id]));
   const reordered = `

@@ -47,6 +47,11 @@ export interface AttackEntry {
   budgets: number[] | null;
   /** Where they are in the file, for cross-check messages. */
   budgetsNode: Node | null;
+  /**
+   * The defenses of the config this entry runs against (`defenses:` in the entry), or null for all
+   * of them: an adaptation that cannot simulate some defenses, or a costly one, runs where it says.
+   */
+  defenses: { name: string; node: Node | null }[] | null;
 }
 
 /** One defense with its grid: each parameter a non-empty list of values (a scalar is a list of one). */

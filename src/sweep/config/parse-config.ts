@@ -141,6 +141,7 @@ export function parseSweepConfig(text: string, file: string, opts: ParseOptions 
   root.finish();
 
   if (attacks && budgets) checkBudgets(reader, budgetsNode ?? null, budgets, attacks.entries);
+  if (attacks && defenses) checkAttackDefenses(reader, attacks.entries, defenses);
 
   if (attacks && victim) checkAttackLimits(reader, attacks.entries, items(reader, attacksNode), victim.dataset);
 
@@ -320,8 +321,10 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
     const params = attackSettings && adapt !== undefined ? { ...attackSettings, ...adapt } : undefined;
     const budgetsNode = m.get('budgets');
     const budgets = budgetsNode === undefined ? null : readBudgets(reader, budgetsNode, m.child('budgets'));
+    const onlyNode = m.get('defenses');
+    const only = onlyNode === undefined ? null : readDefenseNames(reader, onlyNode, m.child('defenses'));
     m.finish();
-    if (!params || budgets === undefined) {
+    if (!params || budgets === undefined || only === undefined) {
       failed = true;
       return;
     }
@@ -333,9 +336,35 @@ function readAttacks(reader: YamlReader, node: Node | null, dataset: DatasetName
       return;
     }
     seen.set(key, index);
-    entries.push({ name, params, index, budgets, budgetsNode: budgetsNode ?? null });
+    entries.push({ name, params, index, budgets, budgetsNode: budgetsNode ?? null, defenses: only });
   });
   return { entries, ok: !failed };
+}
+
+/** An attack entry's `defenses:`: a non-empty list of defense names (checked against the config's later). */
+function readDefenseNames(reader: YamlReader, node: Node | null, p: string): { name: string; node: Node | null }[] | undefined {
+  const items = reader.list(node, p, "a list of the config's defense names this attack runs against");
+  if (!items) return undefined;
+  if (items.length === 0) {
+    reader.report(node, p, "at least one of the config's defenses", 'an empty list');
+    return undefined;
+  }
+  const names: { name: string; node: Node | null }[] = [];
+  items.forEach((item, i) => {
+    const name = reader.string(item, `${p}[${i}]`, 'a defense name');
+    if (name !== undefined) names.push({ name, node: item });
+  });
+  return names.length === items.length ? names : undefined;
+}
+
+/** Each attack entry's `defenses:` names defenses the config's `defenses` lists. */
+function checkAttackDefenses(reader: YamlReader, attacks: AttackEntry[], defenses: DefenseEntry[]): void {
+  const known = defenses.map((d) => d.name);
+  for (const attack of attacks) {
+    attack.defenses?.forEach(({ name, node }, i) => {
+      if (!known.includes(name)) reader.report(node, `attacks[${attack.index}].defenses[${i}]`, `one of the config's defenses (${known.join(', ')})`, `'${name}'`);
+    });
+  }
 }
 
 /**

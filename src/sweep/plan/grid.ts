@@ -27,6 +27,7 @@ export function expandGrid(config: SweepConfig, victim: VictimIdentity): Cell[] 
     for (const budget of attack.budgets ?? config.budgets) {
       for (const seed of config.seeds) {
         for (const defense of config.defenses) {
+          if (attack.defenses && !attack.defenses.some((d) => d.name === defense.name)) continue;
           for (const point of defense.points) {
             const settings: CellSettings = {
               victim,
