@@ -12,8 +12,10 @@ import { bayes } from '../src/adaptations/bayes.js';
 import type { QueryOracle } from '../src/attacks/types.js';
 import type { InputSpec } from '../src/data/types.js';
 import { Rng } from '../src/util/rng.js';
+import { askAll, meanL1 as meanL1Of, syntheticBlackBox } from './helpers/synthetic-black-box.js';
 
 const K = 10;
+const meanL1 = (a: Float32Array, b: Float32Array): number => meanL1Of(a, b, K);
 const INPUT: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], std: [0.3081] };
 
 /** D(u) = u^(1/T) renormalised: flatter answers, the same top-1. */
@@ -40,50 +42,6 @@ function cleanRows(count: number): Float32Array {
   return rows;
 }
 
-/** A black box whose i-th query's clean answer is clean row i, defended by `flatten`. */
-function flatteningBlackBox(clean: Float32Array): QueryOracle {
-  let used = 0;
-  const budget = clean.length / K;
-  return {
-    numClasses: K,
-    budget,
-    get queriesUsed() {
-      return used;
-    },
-    query(batch) {
-      const n = batch.pixels.shape[0];
-      if (used + n > budget) return Promise.reject(new Error('over budget'));
-      const answers = flatten(clean.slice(used * K, (used + n) * K));
-      used += n;
-      return Promise.resolve(answers);
-    },
-  };
-}
-
-async function askAll(oracle: QueryOracle, batches: number[]): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for (const n of batches) {
-    const x = tf.zeros([n, 28, 28, 1]) as tf.Tensor4D;
-    try {
-      parts.push(await oracle.query({ pixels: x }));
-    } finally {
-      x.dispose();
-    }
-  }
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const meanL1 = (a: Float32Array, b: Float32Array): number => {
-  let total = 0;
-  for (let j = 0; j < a.length; j++) total += Math.abs(a[j]! - b[j]!);
-  return total / (a.length / K);
-};
 
 const wrap = (blackBox: QueryOracle, clean?: Float32Array): Promise<QueryOracle> =>
   bayes.wrap(blackBox, {
@@ -105,7 +63,7 @@ before(async () => {
 
 test('bayes: the ABC estimates are closer to the clean posteriors than the defended answers', async () => {
   const clean = cleanRows(40);
-  const blackBox = flatteningBlackBox(clean);
+  const blackBox = syntheticBlackBox(clean, K, (rows) => flatten(rows));
   const oracle = await wrap(blackBox);
   const estimates = await askAll(oracle, [16, 16, 8]);
   assert.equal(blackBox.queriesUsed, 40, 'one query per image');
@@ -121,15 +79,15 @@ test('bayes: the ABC estimates are closer to the clean posteriors than the defen
 
 test('bayes: the first answers of a larger budget are the answers of a smaller one, whatever the batches', async () => {
   const clean = cleanRows(12);
-  const small = await askAll(await wrap(flatteningBlackBox(clean.slice(0, 5 * K))), [5]);
-  const large = await askAll(await wrap(flatteningBlackBox(clean)), [3, 9]);
+  const small = await askAll(await wrap(syntheticBlackBox(clean.slice(0, 5 * K), K, (rows) => flatten(rows))), [5]);
+  const large = await askAll(await wrap(syntheticBlackBox(clean, K, (rows) => flatten(rows))), [3, 9]);
   assert.deepEqual(large.slice(0, 5 * K), small);
 });
 
 test('bayes with the oracle prior (around the clean posteriors) is closer still, and says attackerKnows oracle', async () => {
   const clean = cleanRows(40);
-  const answerPrior = meanL1(await askAll(await wrap(flatteningBlackBox(clean)), [16, 16, 8]), clean);
-  const oraclePrior = meanL1(await askAll(await wrap(flatteningBlackBox(clean), clean), [16, 16, 8]), clean);
+  const answerPrior = meanL1(await askAll(await wrap(syntheticBlackBox(clean, K, (rows) => flatten(rows))), [16, 16, 8]), clean);
+  const oraclePrior = meanL1(await askAll(await wrap(syntheticBlackBox(clean, K, (rows) => flatten(rows)), clean), [16, 16, 8]), clean);
   assert.ok(oraclePrior < 0.5 * answerPrior, `mean L1 to the clean posteriors: oracle prior ${oraclePrior.toFixed(4)}, answer prior ${answerPrior.toFixed(4)}`);
   assert.equal(bayes.attackerKnows({ bayesSamples: 400, bayesPrior: 'oracle', concentration: 8 }), 'oracle');
   assert.equal(bayes.attackerKnows({ bayesSamples: 400, bayesPrior: 'answer', concentration: 8 }), 'defense-params');

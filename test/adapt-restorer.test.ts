@@ -16,8 +16,10 @@ import type { QueryOracle } from '../src/attacks/types.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
 import { buildModel } from '../src/models/registry.js';
 import { Rng } from '../src/util/rng.js';
+import { askAll, meanL1 as meanL1Of, syntheticBlackBox } from './helpers/synthetic-black-box.js';
 
 const K = 10;
+const meanL1 = (a: Float32Array, b: Float32Array): number => meanL1Of(a, b, K);
 const INPUT: InputSpec = { height: 28, width: 28, channels: 1, mean: [0.1307], std: [0.3081] };
 const SETTINGS = { restorerPrior: 'oracle', shadows: 2, shadowFraction: 0.5, shadowEpochs: 1, restorerSamples: 8, restorerEpochs: 400, concentration: 8 };
 
@@ -50,50 +52,6 @@ function cleanRows(count: number, seed = 11): Float32Array {
   return rows;
 }
 
-/** A black box whose i-th query's clean answer is clean row i, released through `defend`. */
-function blackBoxOf(clean: Float32Array, defend: (rows: Float32Array) => Float32Array): QueryOracle {
-  let used = 0;
-  const budget = clean.length / K;
-  return {
-    numClasses: K,
-    budget,
-    get queriesUsed() {
-      return used;
-    },
-    query(batch) {
-      const n = batch.pixels.shape[0];
-      if (used + n > budget) return Promise.reject(new Error('over budget'));
-      const answers = defend(clean.slice(used * K, (used + n) * K));
-      used += n;
-      return Promise.resolve(answers);
-    },
-  };
-}
-
-async function askAll(oracle: QueryOracle, batches: number[]): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for (const n of batches) {
-    const x = tf.zeros([n, 28, 28, 1]) as tf.Tensor4D;
-    try {
-      parts.push(await oracle.query({ pixels: x }));
-    } finally {
-      x.dispose();
-    }
-  }
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const meanL1 = (a: Float32Array, b: Float32Array): number => {
-  let total = 0;
-  for (let j = 0; j < a.length; j++) total += Math.abs(a[j]! - b[j]!);
-  return total / (a.length / K);
-};
 
 /** 40 random 28×28 images, labelled by a random class: enough for shadows to run through. */
 function tinyImageSet(): ImageSet {
@@ -139,7 +97,7 @@ before(async () => {
 
 test('restorer (shadow table) against reverse sigmoid β=1: restored answers are closer to the clean posteriors than the defended ones', async () => {
   const clean = cleanRows(64);
-  const blackBox = blackBoxOf(clean, reverseSigmoid);
+  const blackBox = syntheticBlackBox(clean, K, reverseSigmoid);
   const oracle = shadowOracle(blackBox, clean);
   try {
     const restored = await askAll(oracle, [32, 32]);
@@ -159,7 +117,7 @@ test('restorer (shadow table) against reverse sigmoid β=1: restored answers are
 
 test('restorer: the detector passes an undefended black box\'s answers unchanged, and picks the defense against reverse sigmoid', async () => {
   const clean = cleanRows(32);
-  const undefended = shadowOracle(blackBoxOf(clean, (rows) => rows), clean);
+  const undefended = shadowOracle(syntheticBlackBox(clean, K, (rows) => rows), clean);
   const answers = await askAll(undefended, [16, 16]);
   assert.deepEqual(answers, clean, 'no defense detected: the answers pass unchanged');
   const report = undefended.report();
@@ -167,11 +125,11 @@ test('restorer: the detector passes an undefended black box\'s answers unchanged
   assert.equal(report.restorerTrainings, 0, 'R is not trained when no defense is detected');
   undefended.dispose();
   for (const prior of ['oracle'] as const) {
-    const none = await restorer.wrap(blackBoxOf(clean, (rows) => rows), context(clean, { ...SETTINGS, restorerPrior: prior }));
+    const none = await restorer.wrap(syntheticBlackBox(clean, K, (rows) => rows), context(clean, { ...SETTINGS, restorerPrior: prior }));
     assert.deepEqual(await askAll(none, [16, 16]), clean);
     assert.equal(none.report?.().detector, 'none', `${prior} prior against no defense`);
     none.dispose?.();
-    const rs = await restorer.wrap(blackBoxOf(clean, reverseSigmoid), context(clean, { ...SETTINGS, restorerPrior: prior }));
+    const rs = await restorer.wrap(syntheticBlackBox(clean, K, reverseSigmoid), context(clean, { ...SETTINGS, restorerPrior: prior }));
     await askAll(rs, [16, 16]);
     assert.equal(rs.report?.().detector, 'defense', `${prior} prior against reverse sigmoid`);
     rs.dispose?.();
@@ -180,14 +138,14 @@ test('restorer: the detector passes an undefended black box\'s answers unchanged
 
 test('restorer with the oracle prior restores per batch; the answer prior assumes the defense; attackerKnows follows the prior', async () => {
   const clean = cleanRows(48);
-  const oracle = await restorer.wrap(blackBoxOf(clean, reverseSigmoid), context(clean));
+  const oracle = await restorer.wrap(syntheticBlackBox(clean, K, reverseSigmoid), context(clean));
   const restored = await askAll(oracle, [16, 16, 16]);
   const report = oracle.report?.();
   oracle.dispose?.();
   assert.ok(meanL1(restored, clean) < 0.5 * meanL1(reverseSigmoid(clean), clean), `oracle prior: restored ${meanL1(restored, clean).toFixed(4)}`);
   assert.equal(report?.restorerTrainings, 3, 'one warm retraining per answer batch');
   assert.equal(report?.tableRows, 48 * 8);
-  const answer = await restorer.wrap(blackBoxOf(clean, reverseSigmoid), context(clean, { ...SETTINGS, restorerPrior: 'answer' }));
+  const answer = await restorer.wrap(syntheticBlackBox(clean, K, reverseSigmoid), context(clean, { ...SETTINGS, restorerPrior: 'answer' }));
   await askAll(answer, [24, 24]);
   assert.equal(answer.report?.().detector, 'assumed');
   answer.dispose?.();
@@ -200,7 +158,7 @@ test('restorer with shadow models: same seed, same answers; no tensor outlives t
   const clean = cleanRows(24);
   const settings = { ...SETTINGS, restorerPrior: 'shadow', restorerEpochs: 5 };
   const run = async (seed: number): Promise<{ answers: Float32Array; report: Record<string, unknown> | undefined }> => {
-    const oracle: AdaptedOracle = await restorer.wrap(blackBoxOf(clean, reverseSigmoid), context(clean, settings, seed));
+    const oracle: AdaptedOracle = await restorer.wrap(syntheticBlackBox(clean, K, reverseSigmoid), context(clean, settings, seed));
     try {
       return { answers: await askAll(oracle, [12, 12]), report: oracle.report?.() };
     } finally {
