@@ -6,7 +6,6 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
 import { bayes } from '../src/adaptations/bayes.js';
 import type { QueryOracle } from '../src/attacks/types.js';
