@@ -222,9 +222,12 @@ test('the shipped configs (and the benchmarks\' own) are valid and expand to the
     }
   }
   // quick: 2 attacks × 2 budgets × 8 points; the paper grids: 2 attacks × 1 budget × 21 points;
-  // defenses-compared: 3 attacks × 1 budget × 23 points; prepare-overlap: 1 × 1 × 8.
+  // defenses-compared: 3 attacks × 1 budget × 23 points; prepare-overlap: 1 × 1 × 8;
+  // adaptive-attackers: 2 seeds × (2 naive × 9 points + smoothing 9 + restorer 3 + bayes 3 +
+  // s4l 1 + bayes-oracle 1 + jbda-smoothing 6), each adapted entry against its `defenses:`.
   assert.deepEqual(sizes, {
     'bench/prepare-overlap.yaml': 8,
+    'configs/adaptive-attackers.yaml': 82,
     'configs/cifar.yaml': 42,
     'configs/defenses-compared.yaml': 69,
     'configs/fashion.yaml': 42,
