@@ -18,7 +18,7 @@ export const CONCENTRATION_PARAM: AdaptationParam = {
 };
 
 /** Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 through Gamma(shape + 1)·U^(1/shape). */
-export function gamma(shape: number, rng: Rng): number {
+function gamma(shape: number, rng: Rng): number {
   if (shape < 1) return gamma(shape + 1, rng) * Math.pow(1 - rng.next(), 1 / shape);
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);

@@ -14,7 +14,7 @@
 import type { AdaptationDefinition, AdaptationSettings } from './types.js';
 import { CONCENTRATION_PARAM } from './dirichlet.js';
 
-export const RESTORER_PRIORS = ['shadow', 'answer', 'oracle'] as const;
+const RESTORER_PRIORS = ['shadow', 'answer', 'oracle'] as const;
 export type RestorerPrior = (typeof RESTORER_PRIORS)[number];
 
 const numberOf = (settings: AdaptationSettings, key: string): number => {
