@@ -15,11 +15,11 @@ import { rot90, s4l } from '../src/adaptations/s4l.js';
 import { runAttack } from '../src/attack-run/run.js';
 import type { AttackSpec } from '../src/attack-run/spec.js';
 import { buildAttacker } from '../src/attack-run/train-attacker.js';
-import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import type { ImageSet, InputSpec } from '../src/data/types.js';
 import { parseSweepConfig } from '../src/sweep/config/parse-config.js';
 import { trainClassifier, type BatchSource } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
+import { smallAttackSpec } from './helpers/attack-spec.js';
 import { useVictimWorkspace } from './helpers/victim-workspace.js';
 
 const ws = useVictimWorkspace('poison-s4l-');
@@ -86,29 +86,9 @@ test('an epoch ends when the unlabelled pool does, and the head is disposed', as
   assert.equal(tf.memory().numTensors, before);
 });
 
-let outCount = 0;
-function spec(overrides: Partial<AttackSpec> = {}): AttackSpec {
-  return {
-    victim: ws.victim,
-    attack: 'knockoff',
-    budgets: [40],
-    labelMode: 'probs',
-    defense: { name: 'none' },
-    queryset: 'mnist',
-    querysetSplit: 'test',
-    jacobian: { ...JACOBIAN_DEFAULTS },
-    training: { epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 16, lrStep: 50, weightDecay: 0 },
-    queryBatchSize: 16,
-    seed: 5,
-    out: path.join(ws.root, `lib-${++outCount}`),
-    force: false,
-    cacheDir: null,
-    testLimit: 100,
-    backend: 'wasm',
-    quiet: true,
-    ...overrides,
-  };
-}
+/** The small request with 40 queries (weightsOf reads budget-40), scored on 100 test images, no cache. */
+const spec = (overrides: Partial<AttackSpec> = {}): AttackSpec =>
+  smallAttackSpec(ws, { budgets: [40], seed: 5, testLimit: 100, ...overrides });
 
 const weightsOf = (out: string): Promise<Buffer> => fs.readFile(path.join(out, 'budget-40', 'weights.bin'));
 

@@ -11,39 +11,19 @@ import * as path from 'node:path';
 import { runAttack, type RunAttackHooks } from '../src/attack-run/run.js';
 import type { AttackSpec } from '../src/attack-run/spec.js';
 import type { AttackResult } from '../src/attack-run/result.js';
-import { JACOBIAN_DEFAULTS } from '../src/attacks/names.js';
 import { listCache, type CacheEntryInfo } from '../src/cache/inventory.js';
 import { parseDefenseSpec } from '../src/defenses/params.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
+import { smallAttackSpec } from './helpers/attack-spec.js';
 import { saveRandomModel } from './helpers/saved-model.js';
 import { useVictimWorkspace } from './helpers/victim-workspace.js';
 
 const workspace = useVictimWorkspace('poison-cache-content-');
 const NO_TFJS = ['--require', path.join(REPO_ROOT, 'test', 'helpers', 'no-tfjs.cjs')];
 
-let outCount = 0;
-function spec(overrides: Partial<AttackSpec> = {}): AttackSpec {
-  return {
-    victim: workspace.victim,
-    attack: 'knockoff',
-    budgets: [32],
-    labelMode: 'probs',
-    defense: { name: 'none' },
-    queryset: 'mnist',
-    querysetSplit: 'test',
-    jacobian: { ...JACOBIAN_DEFAULTS },
-    training: { epochs: 1, lr: 0.1, momentum: 0.5, batchSize: 16, lrStep: 50, weightDecay: 0 },
-    queryBatchSize: 16,
-    seed: 3,
-    out: path.join(workspace.root, `out-${++outCount}`),
-    force: false,
-    cacheDir: path.join(workspace.root, 'cache'),
-    testLimit: 64,
-    backend: 'wasm',
-    quiet: true,
-    ...overrides,
-  };
-}
+/** The small request, with the shared cache folder whose keys these tests inspect. */
+const spec = (overrides: Partial<AttackSpec> = {}): AttackSpec =>
+  smallAttackSpec(workspace, { cacheDir: path.join(workspace.root, 'cache'), ...overrides });
 
 /** The run's result and the released answers ỹ the attacker trained on. */
 async function run(s: AttackSpec): Promise<{ result: AttackResult; released: Float32Array }> {

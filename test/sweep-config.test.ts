@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSweepConfig, parseSweepConfig, type ParseOptions } from '../src/sweep/config/parse-config.js';
 import { cellAttacker, expandGrid } from '../src/sweep/plan/grid.js';
+import { defenseNames, defenseParams } from '../src/sweep/config/defense-catalog.js';
+import { oldYamlKey, yamlKey } from '../src/params/declaration.js';
 
 const VALID = `
 victim:
@@ -208,6 +210,43 @@ test('an attack entry may have its own budgets; top-level budgets cover the othe
   assert.deepEqual(all.attacks.map((a) => a.budgets), [[5000], [20, 40]]);
   assert.match(problems(own.replace('budgets: [100, 200]\n', '')).message, /expected a key 'budgets' \(a list of query budgets \(or budgets in every attack entry\)\)/);
   assert.match(problems(own.replace('budgets: [20, 40]', 'budgets: [5, 40]')).message, /attacks\[1\]\.budgets\[0\]: expected at least 10 \(attacks\[1\] jbda queries its seed set of 10 first\), found 5/);
+});
+
+test('a bad grad2 value is reported at its own line, in the current and the deprecated spelling', () => {
+  // grad2's keys hold a digit (grad2-target): the key named in the library's message must still
+  // be found, so the problem points at the value, not at the whole defense entry.
+  const text = (target: string, layers: string): string =>
+    VALID.replace('reverse-sigmoid: {beta: [0.1, 0.2]}', `grad2:\n    eps: 0.5\n    ${target}: [all-ones, sideways]\n    ${layers}: every`);
+  for (const [target, layers] of [['grad2Target', 'grad2Layers'], ['grad2-target', 'grad2-layers']] as const) {
+    // VALID opens with an empty line: 7 defenses:, 8 mad, 9 grad2:, 10 eps, 11 target, 12 layers;
+    // the columns are those of 'sideways' and 'every' after the four-space indent and the key.
+    const { lines } = problems(text(target, layers), { warn: () => {} });
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, new RegExp(`^ {2}c\\.yaml:11:${target.length + 18}: defenses\\.grad2\\.${target}\\[1\\]: expected .*found 'sideways' \\(text\\) \\(--grad2-target: unknown value 'sideways'`));
+    assert.match(lines[1]!, new RegExp(`^ {2}c\\.yaml:12:${layers.length + 7}: defenses\\.grad2\\.${layers}: expected .*found 'every' \\(text\\) \\(--grad2-layers: unknown value 'every'`));
+  }
+});
+
+test('every declared choice of every defense is blamed at its own line, in either spelling', () => {
+  // Whatever a key looks like, a bad value of it must point at that value: the guard against a
+  // key the error's flag lookup cannot see (as grad2's digits once were).
+  const checked: string[] = [];
+  for (const name of defenseNames()) {
+    const params = defenseParams(name);
+    for (const param of params.filter((p) => p.kind === 'choice')) {
+      const required = params.filter((p) => p !== param && p.default === undefined).map((p) => `    ${yamlKey(p)}: 1`);
+      for (const key of [yamlKey(param), oldYamlKey(param)]) {
+        if (key === null) continue;
+        const text = VALID.replace(/defenses:\n(  .*\n)+/, `defenses:\n  ${name}:\n${[...required, `    ${key}: nonsense`].join('\n')}\n`);
+        const line = text.split('\n').indexOf(`    ${key}: nonsense`) + 1;
+        const { lines } = problems(text, { warn: () => {} });
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.equal(lines[0]!.split(': expected')[0], `  c.yaml:${line}:${key.length + 7}: defenses.${name}.${key}`, lines[0]);
+        checked.push(`${name}.${key}`);
+      }
+    }
+  }
+  for (const key of ['grad2.grad2Target', 'grad2.grad2-target', 'grad2.grad2Layers', 'mad.ydist']) assert.ok(checked.includes(key), `${key} not checked`);
 });
 
 test('the shipped configs (and the benchmarks\' own) are valid and expand to the documented grids', () => {

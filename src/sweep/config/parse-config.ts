@@ -524,7 +524,7 @@ function readDefense(reader: YamlReader, name: string, node: Node | null, p: str
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       failed = true;
-      const flag = /--([a-z][a-z-]*)/.exec(err.message)?.[1];
+      const flag = firstKeyNamed(err.message, keys);
       if (flag !== undefined && flag in grid) {
         // The named key's value is wrong: the varied one if it is that key, else that key's first value.
         const index = varied && varied.key === flag ? varied.index : 0;
@@ -547,6 +547,28 @@ function readDefense(reader: YamlReader, name: string, node: Node | null, p: str
   if (failed) return undefined;
   const points = combinations(grid, keys).map((values) => parseDefenseSpec(name, values, context));
   return { name, grid, points };
+}
+
+/**
+ * The defense key whose flag (`--grad2-target`) the library's message names first, or undefined.
+ * Matched against the declared keys rather than a pattern of what a key looks like, so every key
+ * (digits included) is found; a longer flag that merely starts with a key's is not that key
+ * (were `noise` a key, `--noise-eps` would not name it).
+ */
+function firstKeyNamed(message: string, keys: readonly string[]): string | undefined {
+  let first: string | undefined;
+  let firstAt = Infinity;
+  for (const key of keys) {
+    const flag = `--${key}`;
+    for (let at = message.indexOf(flag); at !== -1 && at < firstAt; at = message.indexOf(flag, at + 1)) {
+      if (!/[a-z0-9-]/i.test(message.charAt(at + flag.length))) {
+        first = key;
+        firstAt = at;
+        break;
+      }
+    }
+  }
+  return first;
 }
 
 /** Every combination of the grid's values, keys in the library's order (the last key varies fastest). */
