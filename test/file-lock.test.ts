@@ -8,11 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileLock, readHolder } from '../src/sweep/run/file-lock.js';
+import { FileGate } from '../src/sweep/run/shared-work.js';
 import { FAKE_RUNNER } from './helpers/fake-runner.js';
 import { runCli } from './helpers/cli.js';
 
@@ -235,4 +236,17 @@ test('a rerun removes the locks a killed process left on work that is finished (
   const rerun = runCli(['sweep', config, '--out', out, '--jobs', '1', '--quiet'], { env: FAKE_RUNNER, cwd: repo });
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.deepEqual((await fs.readdir(locks)).filter((n) => !n.endsWith('.ready')), [], 'no lock, beat or aside file is left');
+});
+
+test('the synchronous release of a signal handler also finishes a release the signal came in the middle of', async () => {
+  const dir = path.join(root, 'interrupted');
+  const gate = new FileGate(dir);
+  assert.equal(await gate.claim('0123456789ab'), 'mine');
+  // A cell just ended: its claim is being let go of (async, so the signal may come between two
+  // awaits), and the sweep's signal handler releases everything synchronously, then exits.
+  const lettingGo = gate.unclaim('0123456789ab');
+  gate.releaseAllSync();
+  // Read synchronously: the interrupted release must not get a turn to finish the job itself.
+  assert.deepEqual(readdirSync(path.join(dir, 'locks')), [], 'no lock, beat or aside file is left');
+  await lettingGo;
 });

@@ -2,15 +2,22 @@
  * Sweeps on the Slurm of this machine (.ci/slurm.sh starts one; CI sets POISON_REQUIRE_SLURM=1):
  * a real tiny 6-cell sweep through `--slurm --tasks 3 --submit --wait` gives the CSV of a local
  * `--jobs 1` run; an array task cancelled mid-cell leaves that cell to the merge's list (exit 1),
- * and resubmitting runs only that cell. Without a running Slurm these tests skip (one line why).
+ * and resubmitting runs only that cell; an array task warned before its time limit (USR1 to its
+ * batch shell) releases its cell, is requeued by its script and finishes the cell when it runs
+ * again. Without a running Slurm these tests skip (one line why). The rest run everywhere: the
+ * scripts' text, --shard auto, two pulling tasks, and a plain sweep stopped by SIGUSR1, SIGTERM or
+ * SIGINT mid-cell (exit 128 + signal, no lock left, the cell rerun alone).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { VOLATILE_COLUMNS } from '../src/sweep/report/sweep-csv.js';
+import { CELLS_DIR, cellPath } from '../src/sweep/run/cell-store.js';
+import { readHolder } from '../src/sweep/run/file-lock.js';
+import { claimKey, LOCKS_DIR } from '../src/sweep/run/shared-work.js';
 import { FAKE_DELAY_ENV, FAKE_RUNNER, FAKE_SLOW_CELL_ENV } from './helpers/fake-runner.js';
 import { POISON_BIN, REPO_ROOT, runCli } from './helpers/cli.js';
 
@@ -76,20 +83,27 @@ interface Ran {
   stderr: string;
 }
 
+interface Background {
+  child: ChildProcess;
+  done: Promise<Ran>;
+  /** stdout so far. */
+  stdout: () => string;
+}
+
 /** `poison ARGS` in the background (for --wait, which blocks until the merge job ends). */
-function poisonAsync(args: string[], env: NodeJS.ProcessEnv): { done: Promise<Ran> } {
+function poisonAsync(args: string[], env: NodeJS.ProcessEnv): Background {
   const child = spawn(process.execPath, [POISON_BIN, ...args], { cwd: root, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return { done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
+  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))), stdout: () => stdout };
 }
 
 interface StatusJson {
   done: number;
   running: number;
-  cells: { id: string; state: string; slurmJob?: string }[];
+  cells: { id: string; state: string; slurmJob?: string; task?: string }[];
 }
 
 function status(config: string, out: string, env: NodeJS.ProcessEnv): StatusJson | null {
@@ -98,6 +112,52 @@ function status(config: string, out: string, env: NodeJS.ProcessEnv): StatusJson
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `p`'s value, or null once `ms` have passed (every wait in these tests is bounded). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The sweep's cell ids, in the dry run's order. */
+function cellIds(config: string, out: string): string[] {
+  const dry = runCli(['sweep', config, '--out', out, '--dry-run'], { cwd: root, env: FAKE_RUNNER });
+  assert.equal(dry.status, 0, dry.stderr);
+  return [...dry.stdout.matchAll(/^([0-9a-f]{12}) /gm)].map((m) => m[1]!);
+}
+
+/** The finished cells of the sweep in `dir`: its cell files. */
+async function cellFiles(dir: string): Promise<string[]> {
+  return (await fs.readdir(path.join(dir, CELLS_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+}
+
+/** The claim (lock file) on a cell of the sweep in `dir`. */
+function claimFile(dir: string, id: string): string {
+  return path.join(dir, LOCKS_DIR, `${claimKey(id)}.lock`);
+}
+
+let fakeReference: Promise<string> | undefined;
+/** sweep.csv of the 6-cell config run locally (--jobs 1) with the fake runner: once, for every test comparing with it. */
+function fakeReferenceCsv(): Promise<string> {
+  fakeReference ??= (async () => {
+    const config = await writeConfig('fake-reference.yaml', path.join(root, 'cache-fake-reference'));
+    const r = runCli(['sweep', config, '--out', 'fake-reference', '--jobs', '1', '--quiet'], { cwd: root, env: FAKE_RUNNER });
+    assert.equal(r.status, 0, r.stderr);
+    return fs.readFile(path.join(root, 'fake-reference', 'sweep.csv'), 'utf8');
+  })();
+  return fakeReference;
+}
+
+/** `scontrol show job JOB` (an array task as ARRAYJOB_TASK); Restarts counts its requeues. */
+function jobInfo(job: string): string {
+  return spawnSync('scontrol', ['show', 'job', job], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+}
+const restarts = (info: string): number => Number(/\bRestarts=(\d+)/.exec(info)?.[1] ?? '0');
 
 test('a real 6-cell sweep through --slurm --tasks 3 --submit --wait equals the local --jobs 1 run', { skip, timeout: 600_000 }, async () => {
   const local = runCli(['sweep', await writeConfig('local.yaml', path.join(root, 'cache-local')), '--out', 'local', '--jobs', '1', '--backend', 'wasm', '--quiet'], { cwd: root, timeoutMs: 400_000 });
@@ -171,6 +231,82 @@ test('an array task cancelled mid-cell: the merge lists that cell and fails; res
   assert.equal(stable(b), stable(a));
 });
 
+test('an array task warned with USR1 (as --signal=B:USR1@… does) releases its cell, its script requeues it, and the sweep finishes', { skip, timeout: 300_000 }, async () => {
+  const reference = await fakeReferenceCsv();
+  const config = await writeConfig('warned.yaml', path.join(root, 'cache-warned'));
+  const dir = path.join(root, 'warned');
+  const slow = cellIds(config, 'warned')[2]!;
+  // The slow cell runs long enough to be caught mid-cell, and once more, whole, after the requeue.
+  const env = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '200', [FAKE_SLOW_CELL_ENV]: `${slow}:25000` };
+  const run = poisonAsync(['sweep', config, '--out', 'warned', '--slurm', '--tasks', '2', '--submit', '--wait'], env);
+  const logs = path.join(dir, 'slurm', 'logs');
+  const allLogs = async (): Promise<string> =>
+    (await Promise.all((await fs.readdir(logs).catch(() => [] as string[])).sort().map(async (n) => `== ${n}\n${await fs.readFile(path.join(logs, n), 'utf8')}`))).join('\n');
+  try {
+    // Wait until the slow cell runs in one task, every other cell is done and the other task has
+    // ended: only a requeued run of the warned task can then finish the slow cell.
+    let job: string | undefined;
+    let firstPid = 0;
+    for (let i = 0; i < 240 && !job; i++) {
+      await sleep(500);
+      const holder = await readHolder(claimFile(dir, slow));
+      if (!holder?.slurmJob || (await cellFiles(dir)).length !== 5) continue;
+      const tasks = spawnSync('squeue', ['-h', '-r', '-j', holder.slurmJob.split('_')[0]!, '-o', '%i %T'], { encoding: 'utf8', timeout: 10_000 }).stdout.trim().split('\n');
+      if (tasks.length === 1 && tasks[0] === `${holder.slurmJob} RUNNING`) {
+        job = holder.slurmJob;
+        firstPid = holder.pid;
+      }
+    }
+    assert.ok(job, `the slow cell ran in an array task while the other task finished the rest\n${await allLogs()}`);
+    // Exactly what Slurm sends at --signal=B:USR1@120: USR1 to the batch shell alone, not to poison.
+    const warned = spawnSync('scancel', ['--signal=USR1', '--batch', job], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(warned.status, 0, warned.stderr);
+    // The script's trap forwards USR1 to poison, waits for it to exit, then requeues the task.
+    let info = jobInfo(job);
+    for (let i = 0; i < 120 && restarts(info) === 0; i++) {
+      await sleep(500);
+      info = jobInfo(job);
+    }
+    assert.ok(restarts(info) >= 1, `the task's script requeued it (Restarts≥1):\n${info}\n${await allLogs()}`);
+    // By then poison had exited: its claim released (no lock, beat or aside file for the cell)
+    // and the cell left unfinished for whoever runs next.
+    const leftovers = (await fs.readdir(path.join(dir, LOCKS_DIR))).filter((n) => n.startsWith(`${claimKey(slow)}.lock`));
+    assert.deepEqual(leftovers, [], 'the warned task released its claim on the slow cell');
+    assert.ok(!existsSync(cellPath(dir, slow)), 'the warned task left the slow cell unfinished (it did not run it to the end)');
+    // Slurm (22.05 here) holds a requeued job pending for about two minutes: the requeue sets its
+    // EligibleTime ~121 s ahead (Reason=BeginTime from the next scheduler pass on). Waiting that out
+    // tests nothing of poison's and triples this test's time, so the start is moved to now; the
+    // task was requeued all the same, and Slurm starts it again as after any requeue.
+    const eligible = Date.parse(/\bEligibleTime=(\S+)/.exec(info)?.[1] ?? '');
+    if (/JobState=PENDING/.test(info) && eligible > Date.now() + 5000) {
+      const now = spawnSync('scontrol', ['update', `jobid=${job}`, 'StartTime=now'], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(now.status, 0, now.stderr);
+    }
+    const r = await within(run.done, 200_000);
+    assert.ok(r, `the sweep (--wait) ended within 200 s of the requeue\n${jobInfo(job)}\n${await allLogs()}`);
+    assert.equal(r.code, 0, `${r.stderr}${r.stdout}\n${await allLogs()}`);
+    // The task's log (appended to, not truncated, by its requeued run) holds both runs.
+    const log = await fs.readFile(path.join(logs, `cells-${job}.log`), 'utf8');
+    assert.match(log, /sweep stopped by SIGUSR1/);
+    assert.match(log, /1 to run/, 'the requeued run found only the slow cell left');
+    const final = jobInfo(job);
+    assert.match(final, /JobState=COMPLETED/);
+    assert.equal(restarts(final), 1, final);
+    // The slow cell was finished by the requeued run of the same array task (another process).
+    const cell = status(config, 'warned', FAKE_RUNNER)?.cells.find((c) => c.id === slow);
+    assert.equal(cell?.state, 'done');
+    const by = new RegExp(`pid (\\d+) slurm ${job}$`).exec(cell.task ?? '');
+    assert.ok(by && Number(by[1]) !== firstPid, `the requeued task ran it: ${cell.task ?? 'no task recorded'} (first run: pid ${firstPid})`);
+    assert.equal((await cellFiles(dir)).length, 6);
+    assert.equal(stable(await fs.readFile(path.join(dir, 'sweep.csv'), 'utf8')), stable(reference));
+  } finally {
+    // A failed assertion must not leave jobs queued or the --wait process running.
+    const ids = /submitted: prepare (\d+), cells (\d+) \(array\), merge (\d+)/.exec(run.stdout());
+    if (ids) spawnSync('scancel', [ids[1]!, ids[2]!, ids[3]!], { timeout: 10_000 });
+    run.child.kill('SIGKILL');
+  }
+});
+
 // The scripts are written without Slurm too: the flags reach the #SBATCH lines.
 test('--slurm writes the three scripts with the flags given', async () => {
   const config = await writeConfig('flags.yaml', path.join(root, 'cache-flags'));
@@ -181,7 +317,7 @@ test('--slurm writes the three scripts with the flags given', async () => {
   assert.equal(r.status, 0, r.stderr);
   const dir = path.join(root, 'flags', 'slurm');
   const cells = await fs.readFile(path.join(dir, 'cells.sbatch'), 'utf8');
-  for (const line of ['--array=1-5%2', '--partition=gpu', '--gpus-per-task=1', '--cpus-per-task=4', '--mem=16G', '--time=2:00:00', '--account=abc', '--requeue', '--signal=B:USR1@120']) {
+  for (const line of ['--array=1-5%2', '--partition=gpu', '--gpus-per-task=1', '--cpus-per-task=4', '--mem=16G', '--time=2:00:00', '--account=abc', '--requeue', '--signal=B:USR1@120', '--open-mode=append']) {
     assert.ok(cells.includes(`#SBATCH ${line}\n`), line);
   }
   assert.match(cells, /--shard auto --jobs 4/);
@@ -242,3 +378,48 @@ test('two --shard auto tasks on one folder pull every cell exactly once between 
   const rows = (await fs.readFile(path.join(root, 'pull', 'sweep.csv'), 'utf8')).split('\n').filter((l) => /^[0-9a-f]{12},/.test(l));
   assert.equal(rows.length, 6, 'the task that finished the last cell merged all six');
 });
+
+// Without Slurm too: the signals a sweep is stopped by. SIGUSR1 is Slurm's warning before the time
+// limit (--signal=USR1@…), SIGTERM preemption, scancel or a requeue, SIGINT Ctrl-C.
+for (const signal of ['SIGUSR1', 'SIGTERM', 'SIGINT'] as const) {
+  const code = 128 + os.constants.signals[signal];
+  test(`a sweep stopped by ${signal} mid-cell exits ${code} at once, leaves no lock and that cell unfinished; a rerun runs only it`, async () => {
+    const reference = await fakeReferenceCsv();
+    const out = `stopped-${signal}`;
+    const dir = path.join(root, out);
+    const config = await writeConfig(`${out}.yaml`, path.join(root, `cache-${out}`));
+    const slow = cellIds(config, out)[2]!;
+    // Two workers: the other cells finish while the slow one (two minutes) runs.
+    const run = poisonAsync(['sweep', config, '--out', out, '--jobs', '2'], { ...FAKE_RUNNER, [FAKE_SLOW_CELL_ENV]: `${slow}:120000` });
+    try {
+      let midCell = false;
+      for (let i = 0; i < 600 && !midCell; i++) {
+        await sleep(100);
+        midCell = (await readHolder(claimFile(dir, slow)))?.pid === run.child.pid && (await cellFiles(dir)).length === 5;
+      }
+      assert.ok(midCell, 'the slow cell was running in this process and the other five were done');
+      const sent = performance.now();
+      run.child.kill(signal);
+      const r = await within(run.done, 15_000);
+      assert.ok(r, `the sweep exited within 15 s of ${signal}`);
+      assert.ok(performance.now() - sent < 15_000);
+      assert.equal(r.code, code, r.stderr);
+      assert.match(r.stderr, new RegExp(`sweep stopped by ${signal}`));
+      // Only the markers of finished shared work may stay: no lock, beat or aside file of its own.
+      const left = (await fs.readdir(path.join(dir, LOCKS_DIR))).filter((n) => !n.endsWith('.ready'));
+      assert.deepEqual(left, [], 'the stopped sweep released every lock it held');
+      assert.ok(!existsSync(cellPath(dir, slow)), 'the cell it was running is not marked done');
+      assert.equal((await cellFiles(dir)).length, 5);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+    const mtimes = new Map<string, number>();
+    for (const n of await cellFiles(dir)) mtimes.set(n, (await fs.stat(path.join(dir, CELLS_DIR, n))).mtimeMs);
+    const again = runCli(['sweep', config, '--out', out, '--jobs', '2'], { cwd: root, env: FAKE_RUNNER });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /5 already finished, 1 to run/);
+    assert.deepEqual([...again.stderr.matchAll(/^\[\d+\/\d+\] ([0-9a-f]{12}) /gm)].map((m) => m[1]), [slow], 'the rerun ran exactly the stopped cell');
+    for (const [n, mtime] of mtimes) assert.equal((await fs.stat(path.join(dir, CELLS_DIR, n))).mtimeMs, mtime, `${n} was not run again`);
+    assert.equal(stable(await fs.readFile(path.join(dir, 'sweep.csv'), 'utf8')), stable(reference));
+  });
+}

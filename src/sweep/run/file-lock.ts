@@ -29,7 +29,7 @@
  * deterministically: should a holder be displaced anyway (it stopped beating for longer than
  * `staleMs`, e.g. a frozen VM), the worst case is the same work done twice, never a wrong result.
  */
-import { linkSync, promises as fs, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, promises as fs, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,6 +72,8 @@ const observations = new Map<string, { content: string; since: number }>();
 export class FileLock {
   private timer: NodeJS.Timeout | null = null;
   private released = false;
+  /** Set once a release finished removing its files (release() sets `released` at its start, then awaits). */
+  private settled = false;
   private beats = 0;
   private beating = false;
   /** Set when a heartbeat found the lock file no longer ours (taken over after we stalled). */
@@ -164,17 +166,24 @@ export class FileLock {
     } finally {
       await fs.rm(aside, { force: true });
       await fs.rm(this.beatFile, { force: true });
+      this.settled = true;
     }
   }
 
-  /** release(), synchronously: for a signal handler, when the process is about to exit. */
+  /**
+   * release(), synchronously: for a signal handler, when the process is about to exit. It also
+   * completes a release() that the signal caught between two of its awaits (the process exits
+   * before that one resumes): else its lock, or the lock moved aside and the beat file, would stay.
+   */
   releaseSync(): void {
-    if (this.released) return;
+    if (this.settled) return;
     this.stop();
     const aside = `${this.file}.release-${this.token}`;
     try {
-      if (parseHolder(readFileSync(this.file, 'utf8'))?.token !== this.token) return;
-      renameSync(this.file, aside);
+      if (!existsSync(aside)) {
+        if (parseHolder(readFileSync(this.file, 'utf8'))?.token !== this.token) return;
+        renameSync(this.file, aside);
+      }
       if (parseHolder(readFileSync(aside, 'utf8'))?.token !== this.token) {
         try {
           linkSync(aside, this.file);
@@ -187,6 +196,7 @@ export class FileLock {
     } finally {
       rmSync(aside, { force: true });
       rmSync(this.beatFile, { force: true });
+      this.settled = true;
     }
   }
 

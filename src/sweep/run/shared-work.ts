@@ -42,6 +42,8 @@ export function claimKey(cellId: string): string {
 
 export class FileGate implements SharedWorkGate {
   private readonly held = new Map<string, FileLock>();
+  /** Locks let go of but whose release (async) has not finished: a signal handler completes them. */
+  private readonly releasing = new Set<FileLock>();
 
   constructor(
     private readonly out: string,
@@ -74,7 +76,13 @@ export class FileGate implements SharedWorkGate {
     if (succeeded) await writeFileAtomic(this.file(key, 'ready'), `${new Date().toISOString()}\n`);
     const lock = this.held.get(key);
     this.held.delete(key);
-    await lock?.release();
+    if (!lock) return;
+    this.releasing.add(lock);
+    try {
+      await lock.release();
+    } finally {
+      this.releasing.delete(lock);
+    }
   }
 
   /**
@@ -115,10 +123,14 @@ export class FileGate implements SharedWorkGate {
     for (const key of [...this.held.keys()]) await this.finish(key, false);
   }
 
-  /** Release every lock held, synchronously (token-checked): for a signal handler about to exit. */
+  /**
+   * Release every lock held, synchronously (token-checked): for a signal handler about to exit.
+   * Releases in progress are finished too: the signal may have come between two of their awaits.
+   */
   releaseAllSync(): void {
-    for (const lock of this.held.values()) lock.releaseSync();
+    for (const lock of [...this.held.values(), ...this.releasing]) lock.releaseSync();
     this.held.clear();
+    this.releasing.clear();
   }
 
   heldFiles(): string[] {

@@ -10,7 +10,8 @@
  *
  * Requeue: a task is told before its time limit (`--signal=B:USR1@…`, to the batch shell) or is
  * preempted (SIGTERM). Either way poison releases its locks and leaves its running cell to the
- * other tasks; on USR1 the script then asks Slurm to requeue the task, which pulls what is left.
+ * other tasks; on USR1 the script then asks Slurm to requeue the task, which pulls what is left
+ * (test/sweep-slurm.test.ts sends the warning as Slurm does and checks the requeued run).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -99,6 +100,9 @@ function renderScripts(run: SweepInvocation, opts: SlurmOptions, cwd: string): S
       ...resources(opts),
       '--requeue',
       `--signal=B:USR1@${WARN_BEFORE_LIMIT_S}`,
+      // A requeued task writes the same log file again; Slurm truncates it by default, which would
+      // lose what the run before the requeue said (a failed cell's full reason, the stop itself).
+      '--open-mode=append',
     ], opts) +
     'set -u\n' + cd +
     '# poison runs in the background so this shell can take the USR1 warning and requeue the task.\n' +
