@@ -135,6 +135,25 @@ test('output swap without a fault: the new output replaces the old one, nothing 
   }
 });
 
+test('a second rename that fails puts the old output back before the error goes on', async () => {
+  const tmp = tempDir('swap');
+  const saved = process.env.POISON_FAULT;
+  try {
+    const target = path.join(tmp.dir, 'out');
+    writeOutput(target, OLD);
+    const out = await reserveOutputDir(target, true);
+    // Fails after the old output was moved aside, where a process that survives must undo the first rename.
+    process.env.POISON_FAULT = 'swap:new-rename-fails';
+    await assert.rejects(out.commit((dir) => Promise.resolve(writeOutput(dir, NEW))), /swap:new-rename-fails/);
+    assert.equal(which(readOutput(target)), 'old');
+    assert.deepEqual(readdirSync(tmp.dir), ['out'], 'the new output and the -old name are gone');
+  } finally {
+    if (saved === undefined) delete process.env.POISON_FAULT;
+    else process.env.POISON_FAULT = saved;
+    tmp.cleanup();
+  }
+});
+
 test("a dead process's `-old` is removed (not restored) when its target holds an output", async () => {
   const tmp = tempDir('swap');
   try {

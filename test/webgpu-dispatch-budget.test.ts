@@ -24,6 +24,7 @@ import type { ArchName } from '../src/models/types.js';
 import { Rng } from '../src/util/rng.js';
 import { measureInferenceBatches, measureTrainingSteps, useHostConfig, type HostConfig, type StepCost } from '../bench/gpu-host.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
+import { skipOrFail } from './helpers/requirement.js';
 
 const ARCHS: { arch: ArchName; label: string; shape: [number, number, number]; batch: number; budget: number }[] = [
   { arch: 'lenet', label: 'LeNet', shape: [28, 28, 1], batch: 64, budget: 40 },
@@ -78,9 +79,7 @@ async function costs(arch: (typeof ARCHS)[number], config: HostConfig): Promise<
 }
 
 if (why) {
-  test('webgpu dispatch budget (Dawn null adapter)', { skip: process.env.POISON_REQUIRE_WEBGPU === '1' ? false : why }, () => {
-    assert.fail(`POISON_REQUIRE_WEBGPU=1 but webgpu cannot load: ${why}`);
-  });
+  test('webgpu dispatch budget (Dawn null adapter)', (t) => skipOrFail(t, 'WEBGPU', `webgpu cannot count dispatches: ${why}`));
 } else {
   for (const a of ARCHS) {
     test(`${a.label}: one training step (batch ${a.batch}) dispatches ≤ ${a.budget} kernels`, async (t) => {

@@ -28,6 +28,7 @@ import { inferenceLogits } from '../src/defenses/forward.js';
 import { softCrossEntropy, trainClassifier, type BatchSource, type TrainSettings } from '../src/train/loop.js';
 import { Rng } from '../src/util/rng.js';
 import { exitAfterTests, webgpuUnavailable } from './helpers/webgpu.js';
+import { skipOrFail } from './helpers/requirement.js';
 import { assertClose, randomValues, read } from './helpers/max-error.js';
 
 
@@ -39,8 +40,7 @@ const why = await webgpuUnavailable();
 exitAfterTests('webgpu fused-step tests (webgpu, wasm and cpu)');
 
 if (why) {
-  if (process.env.POISON_REQUIRE_WEBGPU === '1') test('webgpu (Dawn) required by POISON_REQUIRE_WEBGPU=1', () => assert.fail(why));
-  else test('webgpu fused-step tests', { skip: why }, () => undefined);
+  test('webgpu fused-step tests', (t) => skipOrFail(t, 'WEBGPU', `webgpu cannot load: ${why}`));
 } else {
   test('batch norm (+ ReLU) forward with batch statistics and backward equal the cpu backend', async () => {
     const rng = new Rng(11);

@@ -117,6 +117,7 @@ async function replaceWith(tmp: string, target: string): Promise<void> {
     faultPoint('swap:old-moved');
   }
   try {
+    failPoint('swap:new-rename-fails');
     await fs.rename(tmp, target);
   } catch (err) {
     if (old) {
@@ -140,6 +141,14 @@ async function replaceWith(tmp: string, target: string): Promise<void> {
  */
 function faultPoint(point: string): void {
   if (process.env.POISON_FAULT === point) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * The same hook for a step that fails instead (an I/O error the process survives): with
+ * POISON_FAULT=<point> it throws there, so a test can check the swap's recovery from that failure.
+ */
+function failPoint(point: string): void {
+  if (process.env.POISON_FAULT === point) throw Object.assign(new Error(`${point} (POISON_FAULT)`), { code: 'EIO' });
 }
 
 async function checkOutputDir(dir: string, force: boolean, flag: string): Promise<void> {

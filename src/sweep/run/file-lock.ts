@@ -76,7 +76,10 @@ export class FileLock {
   private settled = false;
   private beats = 0;
   private beating = false;
-  /** Set when a heartbeat found the lock file no longer ours (taken over after we stalled). */
+  /**
+   * Set when a heartbeat, or release itself, found the lock file no longer ours (taken over after
+   * we stalled). Release sets it too: after a stall, a release can run before any heartbeat has.
+   */
   lost = false;
 
   private constructor(
@@ -158,9 +161,15 @@ export class FileLock {
     this.stop();
     const aside = `${this.file}.release-${this.token}`;
     try {
-      if (parseHolder(await fs.readFile(this.file, 'utf8'))?.token !== this.token) return;
+      if (parseHolder(await fs.readFile(this.file, 'utf8'))?.token !== this.token) {
+        this.lost = true;
+        return;
+      }
       await fs.rename(this.file, aside);
-      if (parseHolder(await fs.readFile(aside, 'utf8'))?.token !== this.token) await restore(aside, this.file);
+      if (parseHolder(await fs.readFile(aside, 'utf8'))?.token !== this.token) {
+        this.lost = true;
+        await restore(aside, this.file);
+      }
     } catch {
       // Gone already (taken over after a stall, or removed by hand): nothing of ours to remove.
     } finally {
@@ -181,10 +190,14 @@ export class FileLock {
     const aside = `${this.file}.release-${this.token}`;
     try {
       if (!existsSync(aside)) {
-        if (parseHolder(readFileSync(this.file, 'utf8'))?.token !== this.token) return;
+        if (parseHolder(readFileSync(this.file, 'utf8'))?.token !== this.token) {
+          this.lost = true;
+          return;
+        }
         renameSync(this.file, aside);
       }
       if (parseHolder(readFileSync(aside, 'utf8'))?.token !== this.token) {
+        this.lost = true;
         try {
           linkSync(aside, this.file);
         } catch {
