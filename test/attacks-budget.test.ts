@@ -168,6 +168,7 @@ test('jbda and jbself step in opposite directions from the same seed images', as
   const size = 28 * 28;
   let opposite = 0;
   let interior = 0;
+  let moved = 0;
   for (let i = 0; i < 10; i++) {
     for (let p = 0; p < size; p++) {
       const x = a[i * size + p]!;
@@ -176,12 +177,17 @@ test('jbda and jbself step in opposite directions from the same seed images', as
       const down = b[(10 + i) * size + p]! - x;
       if (x >= 0.1 && x <= 0.9) {
         interior++;
-        assert.ok(Math.abs(Math.abs(up) - 0.1) < 1e-6, `jbda moves an interior pixel by λ, got ${up}`);
+        // sign(∂) is 0 where the substitute's gradient is exactly 0: such a pixel stays put in
+        // both attacks, which a change of the random streams can produce for a pixel or two.
+        const still = Math.abs(up) < 1e-6;
+        assert.ok(still || Math.abs(Math.abs(up) - 0.1) < 1e-6, `jbda moves an interior pixel by λ or not at all, got ${up}`);
+        if (!still) moved++;
         if (Math.abs(up + down) < 1e-6) opposite++;
       }
     }
   }
   assert.ok(interior > 100);
+  assert.ok(moved > 0.95 * interior, `jbda moved ${moved} of ${interior} interior pixels`);
   assert.equal(opposite, interior, 'jbself steps exactly against jbda');
 });
 
