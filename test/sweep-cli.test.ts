@@ -285,12 +285,15 @@ test('bad input: one clear message, exit code 2, nothing written', async () => {
 });
 
 test("an output directory holding another sweep's cells is refused unless --force, which starts over", async () => {
-  const out = path.join(root, 'reference');
+  // A copy of the reference sweep: --force below replaces what it holds, and the other tests read
+  // 'reference' itself (they run in any order).
+  const out = path.join(root, 'replaced');
+  await fs.cp(path.join(root, 'reference'), out, { recursive: true });
   const before = await cellCount(out);
   const other = path.join(root, 'other-victim.yaml');
   await fs.writeFile(other, (await fs.readFile(fixture, 'utf8')).replace('epochs: 1, limit: 300', 'epochs: 2, limit: 300'));
-  const r = poison(['sweep', other, '--out', 'reference', '--jobs', '2']);
-  refused(r, /reference holds the results of a different sweep \(.*fake\.yaml, victim: mnist lenet trained 1 epochs.*this config's victim: mnist lenet trained 2 epochs.*pass --force/);
+  const r = poison(['sweep', other, '--out', 'replaced', '--jobs', '2']);
+  refused(r, /replaced holds the results of a different sweep \(.*fake\.yaml, victim: mnist lenet trained 1 epochs.*this config's victim: mnist lenet trained 2 epochs.*pass --force/);
   assert.equal(await cellCount(out), before, 'nothing was touched');
   assertSameCsv(await fs.readFile(path.join(out, 'sweep.csv'), 'utf8'), reference, 'untouched');
 
@@ -298,7 +301,7 @@ test("an output directory holding another sweep's cells is refused unless --forc
   await fs.writeFile(path.join(root, 'foreign', 'notes.txt'), 'mine');
   refused(poison(['sweep', fixture, '--out', 'foreign']), /foreign holds files that are not a poison sweep's \(notes\.txt\)/);
 
-  const forced = poison(['sweep', other, '--out', 'reference', '--jobs', '2', '--force', '--quiet']);
+  const forced = poison(['sweep', other, '--out', 'replaced', '--jobs', '2', '--force', '--quiet']);
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal(await cellCount(out), CELLS, 'the old cells are gone, the new sweep is complete');
   const csv = await fs.readFile(path.join(out, 'sweep.csv'), 'utf8');
