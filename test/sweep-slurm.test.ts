@@ -141,6 +141,13 @@ function claimFile(dir: string, id: string): string {
   return path.join(dir, LOCKS_DIR, `${claimKey(id)}.lock`);
 }
 
+/** Every Slurm log of the sweep in `dir`, for failure messages. */
+async function slurmLogs(dir: string): Promise<string> {
+  const logs = path.join(dir, 'slurm', 'logs');
+  const names = (await fs.readdir(logs).catch(() => [] as string[])).sort();
+  return (await Promise.all(names.map(async (n) => `== ${n}\n${await fs.readFile(path.join(logs, n), 'utf8')}`))).join('\n');
+}
+
 let fakeReference: Promise<string> | undefined;
 /** sweep.csv of the 6-cell config run locally (--jobs 1) with the fake runner: once, for every test comparing with it. */
 function fakeReferenceCsv(): Promise<string> {
@@ -177,12 +184,9 @@ test('a real 6-cell sweep through --slurm --tasks 3 --submit --wait equals the l
 });
 
 test('an array task cancelled mid-cell: the merge lists that cell and fails; resubmitting runs only it', { skip, timeout: 300_000 }, async () => {
+  const reference = await fakeReferenceCsv();
   const config = await writeConfig('fake.yaml', path.join(root, 'cache-fake'));
-  const local = runCli(['sweep', config, '--out', 'fake-local', '--jobs', '1', '--quiet'], { cwd: root, env: FAKE_RUNNER });
-  assert.equal(local.status, 0, local.stderr);
-  const dry = runCli(['sweep', config, '--out', 'fake-slurm', '--dry-run'], { cwd: root, env: FAKE_RUNNER });
-  const ids = [...dry.stdout.matchAll(/^([0-9a-f]{12}) /gm)].map((m) => m[1]!);
-  const slow = ids[2]!;
+  const slow = cellIds(config, 'fake-slurm')[2]!;
   const env = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '200', [FAKE_SLOW_CELL_ENV]: `${slow}:400000` };
   const run = poisonAsync(['sweep', config, '--out', 'fake-slurm', '--slurm', '--tasks', '3', '--submit', '--wait'], env).done;
   // Wait until the slow cell runs in some task, every other cell is done and the other tasks have
@@ -201,9 +205,7 @@ test('an array task cancelled mid-cell: the merge lists that cell and fails; res
   assert.equal(spawnSync('scancel', [job]).status, 0);
   const first = await run;
   const logs = path.join(root, 'fake-slurm', 'slurm', 'logs');
-  const allLogs = async (): Promise<string> =>
-    (await Promise.all((await fs.readdir(logs)).sort().map(async (n) => `== ${n}\n${await fs.readFile(path.join(logs, n), 'utf8')}`))).join('\n');
-  assert.equal(first.code, 1, `${first.stderr}\ncancelled ${job} ${((performance.now() - cancelledAt) / 1000).toFixed(0)} s before the merge ended\n${await allLogs()}`);
+  assert.equal(first.code, 1, `${first.stderr}\ncancelled ${job} ${((performance.now() - cancelledAt) / 1000).toFixed(0)} s before the merge ended\n${await slurmLogs(path.join(root, 'fake-slurm'))}`);
   assert.match(first.stderr, /the merge job \d+ ended with exit status 1/);
   const mergeLog = (await fs.readdir(logs)).filter((n) => n.startsWith('merge-'));
   const logText = await fs.readFile(path.join(logs, mergeLog[0]!), 'utf8');
@@ -226,9 +228,7 @@ test('an array task cancelled mid-cell: the merge lists that cell and fails; res
   assert.equal(again.code, 0, again.stderr);
   for (const [n, mtime] of before) assert.equal((await fs.stat(path.join(cellsDir, n))).mtimeMs, mtime, `${n} was not run again`);
   assert.equal((await fs.readdir(cellsDir)).length, 6);
-  const a = await fs.readFile(path.join(root, 'fake-local', 'sweep.csv'), 'utf8');
-  const b = await fs.readFile(path.join(root, 'fake-slurm', 'sweep.csv'), 'utf8');
-  assert.equal(stable(b), stable(a));
+  assert.equal(stable(await fs.readFile(path.join(root, 'fake-slurm', 'sweep.csv'), 'utf8')), stable(reference));
 });
 
 test('an array task warned with USR1 (as --signal=B:USR1@… does) releases its cell, its script requeues it, and the sweep finishes', { skip, timeout: 300_000 }, async () => {
@@ -240,8 +240,7 @@ test('an array task warned with USR1 (as --signal=B:USR1@… does) releases its 
   const env = { ...FAKE_RUNNER, [FAKE_DELAY_ENV]: '200', [FAKE_SLOW_CELL_ENV]: `${slow}:25000` };
   const run = poisonAsync(['sweep', config, '--out', 'warned', '--slurm', '--tasks', '2', '--submit', '--wait'], env);
   const logs = path.join(dir, 'slurm', 'logs');
-  const allLogs = async (): Promise<string> =>
-    (await Promise.all((await fs.readdir(logs).catch(() => [] as string[])).sort().map(async (n) => `== ${n}\n${await fs.readFile(path.join(logs, n), 'utf8')}`))).join('\n');
+  const allLogs = (): Promise<string> => slurmLogs(dir);
   try {
     // Wait until the slow cell runs in one task, every other cell is done and the other task has
     // ended: only a requeued run of the warned task can then finish the slow cell.
